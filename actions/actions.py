@@ -1,0 +1,87 @@
+"""Custom actions: the only place (with the channel classes) that imports rasa_sdk.
+
+``action_survey`` hands each message to the core's state machine (``bot.survey``) and
+sends back response keys; Rasa's NLG endpoint (``actions.bot_server``) renders them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.catalogue import available_languages
+from bot.settings import database_url, trust_settings
+from bot.store import Store
+from bot.survey import Message, Survey, SurveyState
+
+DEFAULT_LANGUAGE = "en"
+
+
+@lru_cache(maxsize=1)
+def survey_for(url: str) -> Survey:
+    """One Survey (and database engine) per database URL, made on first use."""
+    return Survey(Store(url), trust_settings())
+
+
+def message_from(tracker: Tracker) -> Message:
+    latest = tracker.latest_message or {}
+    intent = latest.get("intent") or {}
+    options = [e.get("value") for e in latest.get("entities") or [] if e.get("entity") == "option"]
+    option = options[0] if options and isinstance(options[0], str) else None
+    confidence = intent.get("confidence")
+    return Message(
+        text=latest.get("text") if isinstance(latest.get("text"), str) else "",
+        intent=intent.get("name") if isinstance(intent.get("name"), str) else None,
+        confidence=float(confidence) if isinstance(confidence, (int, float)) else 0.0,
+        option=option,
+    )
+
+
+def language_of(tracker: Tracker) -> str:
+    language = tracker.get_slot("language")
+    return language if language in available_languages() else DEFAULT_LANGUAGE
+
+
+class ActionSurvey(Action):
+    """Handle one patient message: answer, command, safety signposting."""
+
+    def name(self) -> str:
+        return "action_survey"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        state = SurveyState.from_dict(tracker.get_slot("survey"))
+        language = language_of(tracker)
+        channel = tracker.get_latest_input_channel() or "unknown"
+        replies = survey_for(database_url()).handle(
+            state, message_from(tracker), language=language, channel=channel
+        )
+        for reply in replies:
+            dispatcher.utter_message(response=reply.key, language=language, **reply.params)
+        return [SlotSet("survey", state.to_dict()), SlotSet("language", language)]
+
+
+class ActionDefaultFallback(ActionSurvey):
+    """When no rule fits (an unknown or injected intent), carry on with the survey."""
+
+    def name(self) -> str:
+        return "action_default_fallback"
+
+
+class ActionBack(ActionSurvey):
+    """Rasa's "/back" payload: handled by the survey, which re-asks the question."""
+
+    def name(self) -> str:
+        return "action_back"
+
+
+class ActionRestart(ActionSurvey):
+    """Rasa's "/restart" payload: handled by the survey instead of wiping the tracker."""
+
+    def name(self) -> str:
+        return "action_restart"

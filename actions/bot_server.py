@@ -1,0 +1,54 @@
+"""The bot server on port 5055: rasa-sdk's action server plus the NLG endpoint.
+
+One process serves both so the renderer and the actions share one code base and one
+set of catalogues. Errors are answered without echoing the request, because Rasa's
+requests carry the conversation (the stock handler returns the body).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic, response
+from sanic.request import Request
+
+from bot.renderer import render_nlg_request
+
+log = logging.getLogger("patient_voice.bot_server")
+DEFAULT_PORT = 5055
+
+
+def build_app() -> Sanic:
+    app = create_app("actions.actions", cors_origins=[])
+
+    @app.post("/nlg")
+    async def nlg(request: Request) -> response.HTTPResponse:
+        body = request.json
+        if not isinstance(body, dict):
+            return response.json({"error": "expected a JSON object"}, status=400)
+        return response.json(render_nlg_request(body))
+
+    @app.exception(Exception)
+    async def quiet_errors(request: Request, exception: Exception) -> response.HTTPResponse:
+        log.error("bot server error on %s: %s", request.path, type(exception).__name__)
+        return response.json({"error": "internal error"}, status=500)
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="patient-voice bot server (actions + NLG)")
+    parser.add_argument("--host", default=os.environ.get("BOT_SERVER_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BOT_SERVER_PORT",
+                                                                      DEFAULT_PORT)))
+    args = parser.parse_args()
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    build_app().run(args.host, args.port, workers=1, access_log=False, single_process=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Language catalogues: every word a patient reads, from ``languages/<code>.yml``.
+
+A catalogue is loaded once per language and cached. Missing keys fall back to English
+so a half-translated file never leaves a patient with nothing to read; the catalogue
+tests make sure that fallback is never needed for the languages we ship.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+LANGUAGES_DIR = Path(__file__).resolve().parent.parent / "languages"
+DEFAULT_LANGUAGE = "en"
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class CatalogueError(LookupError):
+    """A key or language the catalogues do not know."""
+
+
+def normalise_words(text: str) -> str:
+    """Lower-case, NFKC, punctuation turned into spaces, spaces collapsed.
+
+    Used on both sides when matching typed answers to labels and command words, so
+    "Very good!" matches "very good" and "Don't know" matches "dont know".
+    """
+    text = unicodedata.normalize("NFKC", text).casefold().replace("'", "").replace("’", "")
+    table = str.maketrans({c: " " for c in string.punctuation})
+    return " ".join(text.translate(table).split())
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    code: str
+    name: str
+    direction: str
+    reviewed: bool
+    messages: dict[str, str]
+    choices: dict[str, str]
+    choice_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    number_words: dict[str, int] = field(default_factory=dict)
+    danger_words: tuple[str, ...] = ()
+    complaint_words: tuple[str, ...] = ()
+    and_words: tuple[str, ...] = ()
+
+    def message(self, key: str, **params: str) -> str:
+        try:
+            template = self.messages[key]
+        except KeyError as missing:
+            raise CatalogueError(f"no message {key!r} in {self.code}") from missing
+        return fill_placeholders(template, params)
+
+    def choice(self, value: str) -> str:
+        try:
+            return self.choices[value]
+        except KeyError as missing:
+            raise CatalogueError(f"no choice {value!r} in {self.code}") from missing
+
+
+def fill_placeholders(template: str, params: dict[str, str]) -> str:
+    """Fill ``{name}`` placeholders; unknown ones are left as they are, never an error."""
+    return _PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), template)
+
+
+def placeholders(template: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(template))
+
+
+def _word_lists(raw: dict | None) -> dict[str, tuple[str, ...]]:
+    """Normalised word lists; words that normalise to nothing (like "?") are dropped."""
+    lists = {str(k): tuple(normalise_words(str(w)) for w in v) for k, v in (raw or {}).items()}
+    return {k: tuple(w for w in words if w) for k, words in lists.items()}
+
+
+def parse_catalogue(raw: dict) -> Catalogue:
+    meta = raw.get("meta") or {}
+    return Catalogue(
+        code=str(meta["code"]),
+        name=str(meta["name"]),
+        direction=str(meta.get("direction", "ltr")),
+        reviewed=bool(meta.get("reviewed", False)),
+        messages={str(k): str(v) for k, v in (raw.get("messages") or {}).items()},
+        choices={str(k): str(v) for k, v in (raw.get("choices") or {}).items()},
+        choice_words=_word_lists(raw.get("choice_words")),
+        commands=_word_lists(raw.get("commands")),
+        number_words={normalise_words(str(k)): int(v) for k, v in (raw.get("number_words") or {}).items()},
+        danger_words=tuple(normalise_words(str(w)) for w in raw.get("danger_words") or ()),
+        complaint_words=tuple(normalise_words(str(w)) for w in raw.get("complaint_words") or ()),
+        and_words=tuple(normalise_words(str(w)) for w in raw.get("and_words") or ()),
+    )
+
+
+def available_languages() -> list[str]:
+    return sorted(path.stem for path in LANGUAGES_DIR.glob("*.yml"))
+
+
+def load_raw(code: str) -> dict:
+    path = LANGUAGES_DIR / f"{code}.yml"
+    if not re.fullmatch(r"[a-z]{2,3}", code) or not path.exists():
+        raise CatalogueError(f"no language {code!r}")
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+@lru_cache(maxsize=None)
+def catalogue(code: str = DEFAULT_LANGUAGE) -> Catalogue:
+    """The catalogue for ``code``; unknown codes get English."""
+    try:
+        raw = load_raw(code)
+    except CatalogueError:
+        raw = load_raw(DEFAULT_LANGUAGE)
+    if code != DEFAULT_LANGUAGE and raw.get("meta", {}).get("code") == code:
+        raw = _with_english_fallback(raw)
+    return parse_catalogue(raw)
+
+
+def _with_english_fallback(raw: dict) -> dict:
+    english = load_raw(DEFAULT_LANGUAGE)
+    merged = dict(raw)
+    for section in ("messages", "choices"):
+        merged[section] = {**english.get(section, {}), **(raw.get(section) or {})}
+    return merged

@@ -1,0 +1,1 @@
+"""Alembic migrations for the patient-voice store (see bot/alembic.ini)."""

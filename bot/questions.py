@@ -1,0 +1,146 @@
+"""The questions of the feedback conversation, in order, and the choices each offers.
+
+This is data, not dialogue logic: ``bot.survey`` walks it, ``bot.renderer`` draws it.
+Choice values are stable identifiers stored in the database and exported; the words a
+patient reads for them are in ``languages/<code>.yml`` under ``choices``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.settings import TrustSettings
+
+Choices = dict[str, list[str]]
+Condition = Callable[[Choices], bool]
+
+SERVICE_OTHER = "service_other"
+FFT_RATINGS = ("very_good", "good", "neither", "poor", "very_poor", "dont_know")
+BARRIERS = (
+    "travel", "cost", "language", "appointment", "phone_online", "physical_access",
+    "not_listened", "discrimination", "information_format", "caring_work",
+    "something_else", "nothing",
+)
+AGE_BANDS = (
+    "age_under_16", "age_16_24", "age_25_34", "age_35_44", "age_45_54", "age_55_64",
+    "age_65_74", "age_75_84", "age_85_plus", "prefer_not",
+)
+# GSS harmonised ethnic group: a broad group first, then the detail, so a list on a
+# basic phone never runs past a handful of lines.
+ETHNIC_DETAIL = {
+    "ethnic_white": ("white_british", "white_irish", "white_gypsy_traveller", "white_roma",
+                     "white_other", "prefer_not"),
+    "ethnic_mixed": ("mixed_white_black_caribbean", "mixed_white_black_african",
+                     "mixed_white_asian", "mixed_other", "prefer_not"),
+    "ethnic_asian": ("asian_indian", "asian_pakistani", "asian_bangladeshi", "asian_chinese",
+                     "asian_other", "prefer_not"),
+    "ethnic_black": ("black_african", "black_caribbean", "black_other", "prefer_not"),
+    "ethnic_other": ("other_arab", "other_any", "prefer_not"),
+}
+RELIGIONS = (
+    "religion_none", "religion_christian", "religion_buddhist", "religion_hindu",
+    "religion_jewish", "religion_muslim", "religion_sikh", "religion_other", "prefer_not",
+)
+COMMUNICATION_NEEDS = (
+    "interpreter", "bsl", "easy_read", "large_print", "audio", "help_from_someone",
+    "no_needs", "prefer_not",
+)
+HOUSING = ("housing_settled", "housing_none", "housing_care_home", "housing_prison", "prefer_not")
+
+
+def answered(key: str, *values: str) -> Condition:
+    """True when the earlier question ``key`` was answered with any of ``values``."""
+    return lambda choices: any(value in choices.get(key, []) for value in values)
+
+
+def all_of(*conditions: Condition) -> Condition:
+    return lambda choices: all(condition(choices) for condition in conditions)
+
+
+def barriers_named(choices: Choices) -> bool:
+    picked = choices.get("barriers", [])
+    return bool(picked) and picked != ["nothing"]
+
+
+@dataclass(frozen=True)
+class Question:
+    """One step. ``kind`` is "choice" (one answer), "multi" (several) or "text"."""
+
+    key: str
+    kind: str
+    options: tuple[str, ...] = ()
+    stored: bool = True
+    skippable: bool = True
+    when: Condition | None = None
+    exclusive: tuple[str, ...] = ()  # multi: options that mean "none of these"
+    prompt: str | None = None  # message key, when it is not "ask_<key>"
+
+    def applies(self, choices: Choices) -> bool:
+        return self.when is None or self.when(choices)
+
+    @property
+    def response_key(self) -> str:
+        return self.prompt or f"ask_{self.key}"
+
+
+ABOUT_YOU = answered("about_you", "yes")
+
+FLOW: tuple[Question, ...] = (
+    Question("welcome", "choice", ("start", "not_now"), stored=False, skippable=False,
+             prompt="welcome"),
+    Question("respondent", "choice", ("patient", "helper")),
+    Question("service", "choice"),  # options come from the trust settings
+    Question("service_other", "text", when=answered("service", SERVICE_OTHER)),
+    Question("rating", "choice", FFT_RATINGS),
+    Question("rating_reason", "text"),
+    Question("barriers", "multi", BARRIERS, exclusive=("nothing",)),
+    Question("barriers_more", "text", when=barriers_named),
+    Question("improve", "text"),
+    Question("about_you", "choice", ("yes", "no")),
+    Question("age_band", "choice", AGE_BANDS, when=ABOUT_YOU),
+    Question("ethnic_group", "choice", (*ETHNIC_DETAIL, "prefer_not"), when=ABOUT_YOU),
+    *(
+        Question(group, "choice", detail, when=all_of(ABOUT_YOU, answered("ethnic_group", group)))
+        for group, detail in ETHNIC_DETAIL.items()
+    ),
+    Question("religion", "choice", RELIGIONS, when=ABOUT_YOU),
+    Question("sexual_orientation", "choice",
+             ("straight", "gay_lesbian", "bisexual", "orientation_other", "prefer_not"),
+             when=ABOUT_YOU),
+    Question("gender_identity", "choice", ("yes", "no", "prefer_not"), when=ABOUT_YOU),
+    Question("long_term_condition", "choice", ("yes", "no", "prefer_not"), when=ABOUT_YOU),
+    Question("condition_impact", "choice",
+             ("impact_a_lot", "impact_a_little", "impact_not_at_all", "prefer_not"),
+             when=all_of(ABOUT_YOU, answered("long_term_condition", "yes"))),
+    Question("communication_needs", "multi", COMMUNICATION_NEEDS,
+             exclusive=("no_needs", "prefer_not"), when=ABOUT_YOU),
+    Question("housing", "choice", HOUSING, when=ABOUT_YOU),
+    Question("involvement", "choice", ("yes", "no")),
+)
+
+# Asked when the patient says "stop"; not part of the flow.
+CONFIRM_STOP = Question(
+    "confirm_stop", "choice", ("keep", "delete", "carry_on"), stored=False, skippable=False
+)
+
+QUESTIONS: dict[str, Question] = {q.key: q for q in (*FLOW, CONFIRM_STOP)}
+BY_RESPONSE_KEY: dict[str, Question] = {q.response_key: q for q in QUESTIONS.values()}
+
+
+def question(key: str) -> Question:
+    return QUESTIONS[key]
+
+
+def options_for(item: Question, settings: TrustSettings) -> tuple[str, ...]:
+    """Choice values offered for ``item``; the service list comes from the trust."""
+    if item.key == "service":
+        return (*settings.service_keys(), SERVICE_OTHER)
+    return item.options
+
+
+def next_question(after: str | None, choices: Choices) -> Question | None:
+    """The first question after ``after`` (or the first of all) that applies."""
+    keys = [q.key for q in FLOW]
+    start = keys.index(after) + 1 if after in keys else 0
+    return next((q for q in FLOW[start:] if q.applies(choices)), None)

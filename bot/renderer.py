@@ -1,0 +1,98 @@
+"""Turn a response key into what the patient reads on their channel.
+
+Rasa's ``nlg`` endpoint calls this for every bot message. It picks the language, fills
+the trust's details, and draws choices as buttons (web and REST) or as a numbered list
+(SMS and WhatsApp, where buttons do not exist and "1" is easiest to type).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from bot.catalogue import Catalogue, CatalogueError, catalogue
+from bot.questions import BY_RESPONSE_KEY, Question, options_for
+from bot.settings import TrustSettings, trust_settings
+
+log = logging.getLogger(__name__)
+
+# Channels that cannot show buttons get a numbered list in the text.
+NUMBERED_CHANNELS = frozenset({"twilio_sms", "twilio_whatsapp", "sms", "whatsapp"})
+# Only these arguments from the action may fill placeholders; everything else that
+# rides along in Rasa's NLG request is ignored.
+ALLOWED_ARGUMENTS = ("receipt",)
+
+
+def trust_params(settings: TrustSettings, language: str) -> dict[str, str]:
+    return {
+        "trust_name": settings.trust_name(language),
+        "pals_phone": settings.pals.phone,
+        "pals_email": settings.pals.email,
+        "engagement_phone": settings.engagement_team.phone,
+        "engagement_email": settings.engagement_team.email,
+    }
+
+
+def option_labels(item: Question, words: Catalogue, settings: TrustSettings) -> dict[str, str]:
+    """Value -> label for the choices of ``item``, in the catalogue's language."""
+    services = {s.key: s.name(words.code) for s in settings.services}
+    return {v: services.get(v) or words.choice(v) for v in options_for(item, settings)}
+
+
+def choose_payload(value: str) -> str:
+    return "/choose" + json.dumps({"option": value}, separators=(",", ":"))
+
+
+def render(
+    key: str,
+    *,
+    language: str,
+    channel: str,
+    params: dict[str, str] | None = None,
+    settings: TrustSettings | None = None,
+) -> dict:
+    """The NLG reply for ``key``: ``{"text": ..., "buttons": [...]}``."""
+    settings = settings or trust_settings()
+    words = catalogue(language)
+    filled = {**trust_params(settings, words.code), **(params or {})}
+    text = words.message(key, **filled)
+    item = BY_RESPONSE_KEY.get(key)
+    if item is None:
+        return {"text": text, "buttons": []}
+    return _question(item, text, words, settings, channel)
+
+
+def _question(
+    item: Question, text: str, words: Catalogue, settings: TrustSettings, channel: str
+) -> dict:
+    if item.kind == "text":
+        text = f"{text}\n{words.message('hint_text')}"
+        options = {"skip": words.choice("skip")}
+        payloads = {"skip": "/skip"}
+    else:
+        if item.kind == "multi":
+            text = f"{text}\n{words.message('hint_multi')}"
+        options = option_labels(item, words, settings)
+        payloads = {value: choose_payload(value) for value in options}
+    if channel in NUMBERED_CHANNELS:
+        if item.kind == "text":
+            return {"text": text, "buttons": []}
+        lines = [f"{number} {label}" for number, label in enumerate(options.values(), 1)]
+        return {"text": "\n".join([text, *lines]), "buttons": []}
+    buttons = [{"title": label, "payload": payloads[v]} for v, label in options.items()]
+    return {"text": text, "buttons": buttons}
+
+
+def render_nlg_request(body: dict) -> dict:
+    """Answer Rasa's NLG callback: ``{"response", "arguments", "tracker", "channel"}``."""
+    key = str(body.get("response") or "")
+    arguments = body.get("arguments") or {}
+    slots = (body.get("tracker") or {}).get("slots") or {}
+    language = str(arguments.get("language") or slots.get("language") or "en")
+    channel = str((body.get("channel") or {}).get("name") or "")
+    params = {k: str(arguments[k]) for k in ALLOWED_ARGUMENTS if arguments.get(k)}
+    try:
+        return render(key, language=language, channel=channel, params=params)
+    except CatalogueError:
+        log.warning("no text for response key %s", key[:64])
+        return {"text": None, "buttons": []}

@@ -1,0 +1,101 @@
+"""Configuration in one place: environment variables plus one trust settings file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TRUST_FILE = PROJECT_ROOT / "config" / "trust.yml"
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'patient_voice.db'}"
+
+
+class SettingsError(ValueError):
+    """The trust settings file is missing something the bot needs."""
+
+
+@dataclass(frozen=True)
+class Contact:
+    phone: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Service:
+    key: str
+    names: dict[str, str]
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names["en"]
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    trust_names: dict[str, str]
+    services: tuple[Service, ...]
+    pals: Contact
+    engagement_team: Contact
+    retention_days: int
+
+    def trust_name(self, language: str) -> str:
+        return self.trust_names.get(language) or self.trust_names["en"]
+
+    def service_keys(self) -> list[str]:
+        return [service.key for service in self.services]
+
+
+def _names(value: object, where: str) -> dict[str, str]:
+    if isinstance(value, str):
+        value = {"en": value}
+    if not isinstance(value, dict) or not value.get("en"):
+        raise SettingsError(f"{where} needs an 'en' name")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _contact(raw: dict, key: str) -> Contact:
+    entry = raw.get(key) or {}
+    if not entry.get("phone") or not entry.get("email"):
+        raise SettingsError(f"{key} needs a phone and an email")
+    return Contact(phone=str(entry["phone"]), email=str(entry["email"]))
+
+
+def parse_trust_settings(raw: dict) -> TrustSettings:
+    services = tuple(
+        Service(key=str(item["key"]), names=_names(item.get("name"), f"service {item.get('key')}"))
+        for item in raw.get("services") or []
+    )
+    if not services:
+        raise SettingsError("the trust settings need at least one service")
+    if "other" in {service.key for service in services}:
+        raise SettingsError("'other' is added by the bot; do not list it as a service")
+    return TrustSettings(
+        trust_names=_names(raw.get("trust_name"), "trust_name"),
+        services=services,
+        pals=_contact(raw, "pals"),
+        engagement_team=_contact(raw, "engagement_team"),
+        retention_days=int((raw.get("retention") or {}).get("answers_days", 730)),
+    )
+
+
+def trust_settings_path() -> Path:
+    return Path(os.environ.get("PATIENT_VOICE_TRUST_SETTINGS", DEFAULT_TRUST_FILE))
+
+
+@lru_cache(maxsize=4)
+def _load_trust_settings(path: str, mtime: float) -> TrustSettings:
+    with open(path, encoding="utf-8") as handle:
+        return parse_trust_settings(yaml.safe_load(handle) or {})
+
+
+def trust_settings() -> TrustSettings:
+    """The trust settings, re-read when the file changes."""
+    path = trust_settings_path()
+    return _load_trust_settings(str(path), path.stat().st_mtime)
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)

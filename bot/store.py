@@ -1,0 +1,458 @@
+"""Where survey responses and answers are kept: SQLite by default, PostgreSQL by URL.
+
+Privacy rules that this module enforces:
+
+* response ids are random (``uuid4().hex``); nothing here takes a sender id or phone number;
+* only days are stored (``Date`` columns), never times, as times help re-identify people;
+* free text reaches the ``answers`` table only as an :class:`bot.anonymiser.Anonymised` value;
+* a receipt code is shown to the patient once and only its sha256 is stored.
+
+The schema is owned by Alembic (``bot/migrations``); :class:`Store` runs ``upgrade head`` when
+it starts, so the models below and ``versions/0001_initial.py`` must stay in step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, declarative_base, relationship
+from sqlalchemy.pool import NullPool
+
+from bot.anonymiser import Anonymised
+from bot.settings import database_url
+
+STATUSES = ("in_progress", "complete", "stopped")
+FINAL_STATUSES = ("complete", "stopped")
+RESPONDENTS = ("patient", "helper")
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+RECEIPT_PREFIX = "PV-"
+RECEIPT_LENGTH = 6
+_RECEIPT_ATTEMPTS = 8
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+metadata = Base.metadata
+
+
+class UnknownResponse(KeyError):
+    """No response has this id (it may have been withdrawn or deleted)."""
+
+
+class ResponseRow(Base):
+    __tablename__ = "responses"
+    __table_args__ = (
+        CheckConstraint("status IN ('in_progress', 'complete', 'stopped')", name="status"),
+        CheckConstraint("respondent IN ('patient', 'helper')", name="respondent"),
+    )
+
+    id = Column(String(32), primary_key=True)
+    created_on = Column(Date, nullable=False)
+    status = Column(String(16), nullable=False)
+    language = Column(String(8), nullable=False)
+    channel = Column(String(32), nullable=False)
+    service = Column(String(64), nullable=True)
+    respondent = Column(String(16), nullable=True)
+    receipt_hash = Column(String(64), nullable=True, unique=True)
+
+    answers = relationship("AnswerRow", cascade="all, delete-orphan", order_by="AnswerRow.id")
+
+
+class AnswerRow(Base):
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("response_id", "question_key", name="uq_answers_response_question"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    response_id = Column(
+        String(32), ForeignKey("responses.id", ondelete="CASCADE"), nullable=False
+    )
+    question_key = Column(String(64), nullable=False)
+    choices = Column(JSON, nullable=True)
+    text = Column(Text, nullable=True)
+    language = Column(String(8), nullable=False)
+    channel = Column(String(32), nullable=False)
+    service = Column(String(64), nullable=True)
+    respondent = Column(String(16), nullable=True)
+    answered_on = Column(Date, nullable=False)
+
+
+@dataclass(frozen=True)
+class ResponseRecord:
+    id: str
+    created_on: date
+    status: str
+    language: str
+    channel: str
+    service: str | None
+    respondent: str | None
+    has_receipt: bool
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    response_id: str
+    question_key: str
+    choices: list[str] | None
+    text: str | None
+    language: str
+    channel: str
+    service: str | None
+    respondent: str | None
+    answered_on: date
+
+
+# --- receipt codes ---------------------------------------------------------------------------
+
+
+def new_receipt_code() -> str:
+    """A fresh code such as ``PV-7K3M9Q`` (shown to the patient once, never stored)."""
+    body = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    return RECEIPT_PREFIX + body
+
+
+def normalise_receipt_code(code: str) -> str | None:
+    """``'pv 7k3m9q'``, ``'PV7K3M9Q'`` or ``'7K3-M9Q'`` -> ``'PV-7K3M9Q'``; None if not a code."""
+    compact = re.sub(r"[\s\-_]+", "", str(code)).upper()
+    if len(compact) == RECEIPT_LENGTH + 2 and compact.startswith("PV"):
+        compact = compact[2:]
+    if len(compact) != RECEIPT_LENGTH or any(c not in RECEIPT_ALPHABET for c in compact):
+        return None
+    return RECEIPT_PREFIX + compact
+
+
+def receipt_hash(code: str) -> str | None:
+    """The sha256 hex digest of the normalised code; None if ``code`` is not a receipt code."""
+    normal = normalise_receipt_code(code)
+    return hashlib.sha256(normal.encode("ascii")).hexdigest() if normal else None
+
+
+# --- engines and migrations ------------------------------------------------------------------
+
+
+def _is_sqlite_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite database file (e.g. ``var/``); other URLs are left alone."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or _is_sqlite_memory(parsed):
+        return
+    if parsed.database.startswith("file:"):
+        return
+    Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy 2.0-style engine; SQLite gets its folder and ``PRAGMA foreign_keys=ON``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, future=True, pool_pre_ping=True)
+    if _is_sqlite_memory(parsed):
+        raise ValueError(
+            "in-memory SQLite is not supported (each connection would see its own empty "
+            "database); use a file URL such as sqlite:///path/to/test.db"
+        )
+    ensure_sqlite_folder(url)
+    engine = create_engine(url, future=True, poolclass=NullPool)
+    event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    return engine
+
+
+def alembic_config(url: str | None = None):
+    """An Alembic ``Config`` for ``bot/alembic.ini`` that will migrate ``url``."""
+    from alembic.config import Config
+
+    here = Path(__file__).resolve().parent
+    config = Config(str(here / "alembic.ini"))
+    config.set_main_option("script_location", str(here / "migrations"))
+    config.attributes["database_url"] = url or database_url()
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def migrate(url: str | None = None, revision: str = "head") -> None:
+    """Bring the database at ``url`` (default ``database_url()``) up to ``revision``."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+def _response_record(row: ResponseRow) -> ResponseRecord:
+    return ResponseRecord(
+        id=row.id,
+        created_on=row.created_on,
+        status=row.status,
+        language=row.language,
+        channel=row.channel,
+        service=row.service,
+        respondent=row.respondent,
+        has_receipt=row.receipt_hash is not None,
+    )
+
+
+def _answer_record(row: AnswerRow) -> AnswerRecord:
+    return AnswerRecord(
+        response_id=row.response_id,
+        question_key=row.question_key,
+        choices=list(row.choices) if row.choices is not None else None,
+        text=row.text,
+        language=row.language,
+        channel=row.channel,
+        service=row.service,
+        respondent=row.respondent,
+        answered_on=row.answered_on,
+    )
+
+
+def _clean_choices(choices: Iterable[str] | None) -> list[str] | None:
+    if choices is None:
+        return None
+    if isinstance(choices, str):
+        raise TypeError("choices must be a list of str, not a str")
+    cleaned = list(choices)
+    if not all(isinstance(choice, str) for choice in cleaned):
+        raise TypeError("choices must be a list of str")
+    return cleaned
+
+
+def _check_respondent(respondent: str | None) -> None:
+    if respondent is not None and respondent not in RESPONDENTS:
+        raise ValueError(f"respondent must be one of {RESPONDENTS}, not {respondent!r}")
+
+
+class Store:
+    """Responses and answers, one short transaction per call.
+
+    ``today`` is the clock for ``created_on``/``answered_on`` (tests pass a fixed day).
+    """
+
+    def __init__(self, url: str | None = None, *, today: Callable[[], date] = date.today):
+        self.url = url or database_url()
+        self._today = today
+        self.engine = make_engine(self.url)
+        migrate(self.url)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return Session(self.engine, future=True, expire_on_commit=False)
+
+    @staticmethod
+    def _response(session: Session, response_id: str) -> ResponseRow:
+        row = session.get(ResponseRow, response_id)
+        if row is None:
+            raise UnknownResponse(response_id)
+        return row
+
+    def start_response(self, *, language: str, channel: str) -> str:
+        """Open a new response and return its random id."""
+        response_id = uuid.uuid4().hex
+        row = ResponseRow(
+            id=response_id,
+            created_on=self._today(),
+            status="in_progress",
+            language=language,
+            channel=channel,
+        )
+        with self._session() as s, s.begin():
+            s.add(row)
+        return response_id
+
+    def update_response(
+        self,
+        response_id: str,
+        *,
+        language: str | None = None,
+        channel: str | None = None,
+        service: str | None = None,
+        respondent: str | None = None,
+    ) -> None:
+        """Set only the given fields; a new service/respondent is copied to saved answers too."""
+        _check_respondent(respondent)
+        given = dict(language=language, channel=channel, service=service, respondent=respondent)
+        changes = {key: value for key, value in given.items() if value is not None}
+        with self._session() as s, s.begin():
+            row = self._response(s, response_id)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            shared = {k: v for k, v in changes.items() if k in ("service", "respondent")}
+            if shared:
+                s.execute(
+                    update(AnswerRow).where(AnswerRow.response_id == response_id).values(**shared)
+                )
+
+    def save_answer(
+        self,
+        response_id: str,
+        question_key: str,
+        *,
+        choices: list[str] | None = None,
+        text: Anonymised | None = None,
+    ) -> None:
+        """Insert or replace the answer to ``question_key`` (patients may go back and change it).
+
+        ``text`` must come from ``bot.anonymiser.anonymise()``; a plain ``str`` raises TypeError.
+        """
+        if text is not None and not isinstance(text, Anonymised):
+            raise TypeError("text must be an Anonymised value from bot.anonymiser.anonymise()")
+        cleaned = _clean_choices(choices)
+        with self._session() as s, s.begin():
+            response = self._response(s, response_id)
+            query = select(AnswerRow).filter_by(response_id=response_id, question_key=question_key)
+            answer = s.execute(query).scalar_one_or_none()
+            if answer is None:
+                answer = AnswerRow(response_id=response_id, question_key=question_key)
+                s.add(answer)
+            answer.choices = cleaned
+            answer.text = text.text if text is not None else None
+            answer.answered_on = self._today()
+            for key in ("language", "channel", "service", "respondent"):
+                setattr(answer, key, getattr(response, key))
+
+    def delete_answer(self, response_id: str, question_key: str) -> None:
+        """Forget one answer; nothing happens if there is none."""
+        query = select(AnswerRow).filter_by(response_id=response_id, question_key=question_key)
+        with self._session() as s, s.begin():
+            answer = s.execute(query).scalar_one_or_none()
+            if answer is not None:
+                s.delete(answer)
+
+    def complete_response(self, response_id: str, *, status: str = "complete") -> str:
+        """Close the response (``complete`` or ``stopped``) and return its new receipt code.
+
+        Only the code's hash is stored, so each call makes a new code and the old one stops
+        working.
+        """
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"status must be one of {FINAL_STATUSES}, not {status!r}")
+        for _ in range(_RECEIPT_ATTEMPTS):
+            code = new_receipt_code()
+            try:
+                with self._session() as s, s.begin():
+                    row = self._response(s, response_id)
+                    row.status = status
+                    row.receipt_hash = receipt_hash(code)
+            except IntegrityError:
+                continue  # another response has this code's hash: draw again
+            return code
+        raise RuntimeError("could not draw an unused receipt code")
+
+    def delete_response(self, response_id: str) -> bool:
+        """Delete a response and its answers; False if there was no such response."""
+        with self._session() as s, s.begin():
+            row = s.get(ResponseRow, response_id)
+            if row is None:
+                return False
+            s.delete(row)
+        return True
+
+    def withdraw(self, receipt_code: str) -> bool:
+        """Delete the response whose receipt code this is (any case/spacing); False if none."""
+        digest = receipt_hash(receipt_code)
+        if digest is None:
+            return False
+        query = select(ResponseRow).where(ResponseRow.receipt_hash == digest)
+        with self._session() as s, s.begin():
+            row = s.execute(query).scalar_one_or_none()
+            if row is None:
+                return False
+            s.delete(row)
+        return True
+
+    def get_response(self, response_id: str) -> ResponseRecord | None:
+        """The response as a plain record, or None."""
+        with self._session() as s:
+            row = s.get(ResponseRow, response_id)
+            return _response_record(row) if row is not None else None
+
+    def answers_for(self, response_id: str) -> list[AnswerRecord]:
+        """The response's answers in the order first given (empty for an unknown id)."""
+        query = select(AnswerRow).filter_by(response_id=response_id).order_by(AnswerRow.id)
+        with self._session() as s:
+            return [_answer_record(row) for row in s.execute(query).scalars()]
+
+    def export_rows(
+        self,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        service: str | None = None,
+    ) -> list[dict]:
+        """One dict per answer, joined with its response; see ``bot.export.COLUMNS``.
+
+        ``since``/``until`` are inclusive and filter on the response's ``created_on``;
+        ``service`` on the answer's service. Dates come back as ISO strings.
+        """
+        query = select(AnswerRow, ResponseRow).join(
+            ResponseRow, AnswerRow.response_id == ResponseRow.id
+        )
+        if since is not None:
+            query = query.where(ResponseRow.created_on >= since)
+        if until is not None:
+            query = query.where(ResponseRow.created_on <= until)
+        if service is not None:
+            query = query.where(AnswerRow.service == service)
+        query = query.order_by(ResponseRow.created_on, ResponseRow.id, AnswerRow.id)
+        with self._session() as s:
+            return [_export_row(answer, response) for answer, response in s.execute(query)]
+
+
+def _export_row(answer: AnswerRow, response: ResponseRow) -> dict:
+    return {
+        "response_id": response.id,
+        "status": response.status,
+        "created_on": response.created_on.isoformat(),
+        "answered_on": answer.answered_on.isoformat(),
+        "question_key": answer.question_key,
+        "choices": "; ".join(answer.choices) if answer.choices is not None else None,
+        "text": answer.text,
+        "language": answer.language,
+        "channel": answer.channel,
+        "service": answer.service,
+        "respondent": answer.respondent,
+    }

@@ -1,0 +1,277 @@
+"""The conversation state machine, turn by turn, with a real store and no Rasa model."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.anonymiser import AnonymisationError
+from bot.questions import FLOW, next_question
+from bot.settings import trust_settings
+from bot.store import Store
+from bot.survey import Message, Survey, SurveyState, clean_text
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'survey.db'}")
+
+
+@pytest.fixture
+def survey(store: Store) -> Survey:
+    return Survey(store, trust_settings())
+
+
+class Visit:
+    """A patient's visit driven straight through ``Survey.handle``."""
+
+    def __init__(self, survey: Survey, channel: str = "rest") -> None:
+        self.survey, self.channel = survey, channel
+        self.state = SurveyState()
+
+    def say(self, text: str, intent: str | None = None, confidence: float = 0.0,
+            option: str | None = None) -> list[str]:
+        replies = self.survey.handle(self.state, Message(text, intent, confidence, option),
+                                     language="en", channel=self.channel)
+        self.replies = replies
+        return [reply.key for reply in replies]
+
+    def answers(self) -> dict:
+        return {a.question_key: a for a in self.survey.store.answers_for(self.state.response_id)}
+
+
+def started(survey: Survey) -> Visit:
+    visit = Visit(survey)
+    assert visit.say("hi") == ["welcome"]
+    assert visit.say("yes") == ["ask_respondent"]
+    return visit
+
+
+def test_first_message_gets_the_welcome_and_nothing_is_stored(survey: Survey) -> None:
+    visit = Visit(survey)
+    assert visit.say("hello") == ["welcome"]
+    assert visit.state.response_id is None
+
+
+def test_saying_no_at_the_welcome_stores_nothing(survey: Survey) -> None:
+    visit = Visit(survey)
+    visit.say("hello")
+    assert visit.say("2") == ["stopped_nothing_saved"]
+    assert visit.state.finished and visit.state.response_id is None
+
+
+@pytest.mark.parametrize("typed", ["1", "one", "I am the patient", "patient", "ME"])
+def test_typed_answers_pick_a_choice(survey: Survey, typed: str) -> None:
+    visit = started(survey)
+    assert visit.say(typed) == ["ask_service"]
+    assert visit.state.choices["respondent"] == ["patient"]
+
+
+def test_button_payload_and_unknown_payload(survey: Survey) -> None:
+    visit = started(survey)
+    assert visit.say('/choose{"option":"nope"}', "choose", 1.0, "nope") == [
+        "not_understood", "ask_respondent"]
+    assert visit.say('/choose{"option":"helper"}', "choose", 1.0, "helper") == ["ask_service"]
+    assert survey.store.get_response(visit.state.response_id).respondent == "helper"
+
+
+def test_service_other_asks_for_free_text(survey: Survey) -> None:
+    visit = started(survey)
+    visit.say("1")
+    assert visit.say("somewhere else") == ["ask_service_other"]
+    assert visit.say("The podiatry clinic in town") == ["ask_rating"]
+    assert visit.answers()["service_other"].text == "The podiatry clinic in town"
+
+
+@pytest.mark.parametrize("typed, picked", [
+    ("1 3", ["travel", "language"]), ("travel, cost", ["travel", "cost"]),
+    ("2 and 4", ["cost", "appointment"]), ("nothing", ["nothing"]), ("12", ["nothing"]),
+    ("1 12", ["travel"]),
+])
+def test_barriers_take_several_answers(survey: Survey, typed: str, picked: list[str]) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "very good", "skip"):
+        visit.say(answer)
+    assert visit.state.current == "barriers"
+    visit.say(typed)
+    assert visit.state.choices["barriers"] == picked
+    expected = "ask_improve" if picked == ["nothing"] else "ask_barriers_more"
+    assert visit.replies[-1].key == expected
+
+
+@pytest.mark.parametrize("typed", ["13", "0", "1 2", "banana", "", "   "])
+def test_a_single_choice_rejects_what_it_cannot_read(survey: Survey, typed: str) -> None:
+    visit = started(survey)
+    assert visit.say(typed) == ["not_understood", "ask_respondent"]
+
+
+def test_free_text_is_anonymised_before_it_is_stored(survey: Survey) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "2"):
+        visit.say(answer)
+    visit.say("Dr Patel was great, my number is 07700 900123")
+    stored = visit.answers()["rating_reason"].text
+    assert "Patel" not in stored and "07700" not in stored and "[PHONE]" in stored
+
+
+def test_anonymiser_failure_stores_nothing_and_carries_on(store: Store) -> None:
+    def broken(text: str):
+        raise AnonymisationError("broken")
+
+    visit = started(Survey(store, trust_settings(), anonymiser=broken))
+    for answer in ("1", "1", "2"):
+        visit.say(answer)
+    assert visit.say("some words") == ["answer_not_saved", "ask_barriers"]
+    assert "rating_reason" not in visit.answers()
+
+
+def test_a_long_free_text_command_is_an_answer(survey: Survey) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "2"):
+        visit.say(answer)
+    visit.say("please help the staff because they were overworked", "help", 0.95)
+    assert "rating_reason" in visit.answers()
+
+
+def test_skip_back_and_change(survey: Survey) -> None:
+    visit = started(survey)
+    assert visit.say("back") == ["back_at_start", "ask_respondent"]
+    visit.say("1")
+    visit.say("skip")
+    assert visit.state.current == "rating"
+    assert visit.say("back") == ["ask_service"]
+    visit.say("2")
+    assert survey.store.get_response(visit.state.response_id).service == "outpatients"
+
+
+def test_changing_an_answer_drops_answers_that_no_longer_apply(survey: Survey) -> None:
+    visit = started(survey)
+    visit.say("1")
+    visit.say("somewhere else")
+    visit.say("The eye clinic")
+    assert "service_other" in visit.answers()
+    visit.say("back")
+    visit.say("back")
+    assert visit.state.current == "service"
+    visit.say("1")
+    assert "service_other" not in visit.answers()
+    assert visit.state.current == "rating"
+
+
+def test_welcome_cannot_be_skipped(survey: Survey) -> None:
+    visit = Visit(survey)
+    visit.say("hi")
+    assert visit.say("skip") == ["cannot_skip", "welcome"]
+
+
+def test_stop_keep_gives_a_receipt(survey: Survey) -> None:
+    visit = started(survey)
+    visit.say("1")
+    assert visit.say("stop") == ["ask_confirm_stop"]
+    assert visit.say("keep") == ["stopped_kept", "thanks", "signpost_end"]
+    receipt = visit.replies[1].params["receipt"]
+    assert survey.store.get_response(visit.state.response_id).status == "stopped"
+    assert survey.store.withdraw(receipt)
+
+
+def test_stop_delete_removes_everything(survey: Survey) -> None:
+    visit = started(survey)
+    visit.say("1")
+    visit.say("stop")
+    rid = visit.state.response_id
+    assert visit.say("2") == ["stopped_deleted"]
+    assert survey.store.get_response(rid) is None
+
+
+def test_stop_before_starting_saves_nothing(survey: Survey) -> None:
+    visit = Visit(survey)
+    visit.say("hi")
+    assert visit.say("stop") == ["stopped_nothing_saved"]
+
+
+def test_danger_signposts_first_and_re_asks_a_choice(survey: Survey) -> None:
+    visit = started(survey)
+    assert visit.say("I feel suicidal") == ["signpost_danger", "ask_respondent"]
+    assert visit.say("not sure", "danger", 0.9) == ["signpost_danger", "ask_respondent"]
+    assert visit.say("1") == ["ask_service"]
+
+
+def test_danger_in_free_text_is_signposted_and_kept_as_the_answer(survey: Survey) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "5"):
+        visit.say(answer)
+    keys = visit.say("The staff ignored me and now I want to end my life")
+    assert keys == ["signpost_danger", "ask_barriers"]
+    assert "rating_reason" in visit.answers()
+
+
+def test_danger_before_the_welcome(survey: Survey) -> None:
+    visit = Visit(survey)
+    assert visit.say("someone is hurting me", "danger", 0.99) == ["signpost_danger", "welcome"]
+
+
+def test_complaint_gets_pals_and_the_question_again(survey: Survey) -> None:
+    visit = started(survey)
+    assert visit.say("I want to make a complaint") == ["pals_info", "ask_respondent"]
+
+
+def test_withdraw_anywhere(survey: Survey) -> None:
+    first = started(survey)
+    first.say("stop")
+    receipt = None
+    first.say("keep")
+    receipt = first.replies[1].params["receipt"]
+    other = Visit(survey)
+    assert other.say(f"withdraw {receipt.replace('-', ' ').lower()}") == ["withdrawn", "welcome"]
+    assert other.say(f"withdraw {receipt}") == ["withdraw_not_found", "welcome"]
+    assert other.say("withdraw") == ["withdraw_how", "welcome"]
+
+
+def test_start_again_clears_an_unfinished_response(survey: Survey) -> None:
+    visit = started(survey)
+    visit.say("1")
+    rid = visit.state.response_id
+    assert visit.say("start again") == ["started_again", "welcome"]
+    assert survey.store.get_response(rid) is None
+    assert visit.state.response_id is None
+
+
+def test_a_finished_visit_can_start_again_without_losing_the_first(survey: Survey) -> None:
+    visit = started(survey)
+    for _ in range(25):
+        if visit.state.finished:
+            break
+        visit.say("skip")
+    rid = visit.state.response_id
+    assert survey.store.get_response(rid).status == "complete"
+    assert visit.say("hello") == ["finished"]
+    assert visit.say("start again") == ["welcome"]
+    assert survey.store.get_response(rid).status == "complete"
+
+
+def test_involvement_yes_gives_the_team_contact(survey: Survey) -> None:
+    visit = started(survey)
+    while visit.state.current != "about_you":
+        visit.say("skip")
+    visit.say("no")
+    assert visit.state.current == "involvement"
+    assert visit.say("yes") == ["involvement_contact", "thanks", "signpost_end"]
+
+
+def test_about_you_questions_only_after_permission(survey: Survey) -> None:
+    asked = {q.key for q in FLOW if q.applies({"about_you": ["no"]})}
+    assert "age_band" not in asked and "religion" not in asked
+    assert next_question("about_you", {"about_you": ["yes"]}).key == "age_band"
+
+
+def test_state_from_a_tampered_slot_starts_fresh() -> None:
+    assert SurveyState.from_dict({"current": "drop table"}) == SurveyState()
+    assert SurveyState.from_dict({"response_id": "../etc"}) == SurveyState()
+    assert SurveyState.from_dict("junk") == SurveyState()
+    good = SurveyState(current="rating", history=["respondent"], response_id="a" * 32)
+    assert SurveyState.from_dict(good.to_dict()) == good
+
+
+def test_clean_text_removes_control_characters_and_caps_length() -> None:
+    assert clean_text("a\x00b\x1bc") == "a b c"
+    assert len(clean_text("x" * 20_000)) == 5000
+    assert clean_text(None) == ""
