@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.catalogue import available_languages
@@ -66,21 +66,36 @@ class ActionSurvey(Action):
         return [SlotSet("survey", state.to_dict()), SlotSet("language", language)]
 
 
-class ActionDefaultFallback(ActionSurvey):
+class _ThenListen(ActionSurvey):
+    """A survey turn standing in for one of Rasa's own actions.
+
+    Rasa's versions revert the user's message so that the next prediction is "listen";
+    ours answer instead, so they ask for "listen" explicitly (otherwise no rule fits and
+    Rasa predicts the fallback again and again until its circuit breaker trips).
+    """
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        events = await super().run(dispatcher, tracker, domain)
+        return [*events, FollowupAction("action_listen")]
+
+
+class ActionDefaultFallback(_ThenListen):
     """When no rule fits (an unknown or injected intent), carry on with the survey."""
 
     def name(self) -> str:
         return "action_default_fallback"
 
 
-class ActionBack(ActionSurvey):
+class ActionBack(_ThenListen):
     """Rasa's "/back" payload: handled by the survey, which re-asks the question."""
 
     def name(self) -> str:
         return "action_back"
 
 
-class ActionRestart(ActionSurvey):
+class ActionRestart(_ThenListen):
     """Rasa's "/restart" payload: handled by the survey instead of wiping the tracker."""
 
     def name(self) -> str:

@@ -15,7 +15,9 @@ from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
 
+from actions.actions import survey_for
 from bot.renderer import render_nlg_request
+from bot.settings import database_url
 
 log = logging.getLogger("patient_voice.bot_server")
 DEFAULT_PORT = 5055
@@ -23,6 +25,11 @@ DEFAULT_PORT = 5055
 
 def build_app() -> Sanic:
     app = create_app("actions.actions", cors_origins=[])
+
+    @app.before_server_start
+    async def open_store(*_: object) -> None:
+        """Bring the database schema up to date before the first patient arrives."""
+        survey_for(database_url())
 
     @app.post("/nlg")
     async def nlg(request: Request) -> response.HTTPResponse:
@@ -47,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    build_app().run(args.host, args.port, workers=1, access_log=False, single_process=True)
+    build_app().run(args.host, args.port, workers=1, access_log=False)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ brackets: ``[NHS_NUMBER]``, ``[PHONE]``, ``[EMAIL]``, ``[POSTCODE]``, ``[DATE]``
 How it works, in order:
 
 1. Normalise: Unicode NFKC (full-width digits, non-breaking spaces, ligatures ...),
-   remove zero-width and other invisible characters, remove control characters
-   other than newline and tab, and remove bidi marks that sit between two digits.
+   remove zero-width and other invisible characters (but keep the zero-width
+   joiner and non-joiner between two non-ASCII characters, where emoji sequences
+   and Persian or Indic spelling need them), remove control characters other than
+   newline and tab, and remove bidi marks that sit between two digits.
 2. E-mail addresses, including simple spelt-out ones ("jo dot bloggs at nhs dot net").
 3. NHS numbers: ten digits, grouped any way, that pass the NHS modulus 11 check.
 4. Dates that carry a year, and any date written after "born", "DOB", "date of birth".
@@ -27,10 +29,19 @@ cannot be downloaded at run time here and would be far too slow for thousands of
 comments a second; their UK recognisers are thin. The rules below are small, fast,
 work offline and are tested in ``tests/test_anonymiser.py``.
 
-Known gaps (deliberate, see the tests): names without a title or an introduction
-("thanks to Jo on ward 5") are not found; a name after a title that is itself a
-common English word ("Dr Will", "Sister Ward") is kept; local phone numbers without
-an area code (7 or 8 digits) are kept; house numbers and street names are kept.
+Known gaps (deliberate, see the tests):
+
+* names without a title or an introduction ("thanks to Jo on ward 5"), the second
+  name in "Drs Smith and Jones", and a name on the line after its title;
+* a name that is also a common English word written in lowercase ("nurse will",
+  "Sister ward" is read as the ward, not Sister Ward);
+* after a lowercase "the nurse", "a doctor" only a capitalised word counts as a name;
+* local phone numbers without an area code (7 or 8 digits) and numbers spelt in
+  words ("oh seven seven ...");
+* street addresses, and hospital numbers that mix letters and digits ("RXH123456");
+* years alone and month-and-year dates ("born in 1954", "in March 2023") unless
+  they follow "born in"/"DOB" with a month;
+* spelt-out e-mail addresses whose domain does not end in a common top-level domain.
 
 The function fails closed: any unexpected error becomes :class:`AnonymisationError`,
 whose message never contains the input text.
@@ -75,10 +86,13 @@ def _tag(kind: str) -> str:
 # ------------------------------------------------------------------ normalisation
 
 # Invisible characters that only serve to split an identifier: zero-width space,
-# non-joiner, joiner, word joiner, BOM, soft hyphen, Mongolian vowel separator and
-# the invisible maths operators.
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064")
+# word joiner, BOM, soft hyphen, Mongolian vowel separator, invisible maths operators.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064"))
+# The zero-width non-joiner and joiner are part of Persian and Indic spelling and of
+# emoji sequences (a family, a health worker), so they stay between two non-ASCII
+# characters; next to ASCII or a digit they could only split an identifier.
+_JOINERS_NEAR_ASCII = re.compile(
+    r"(?:(?<=[\x00-\x7f\d])|^)[\u200c\u200d]+|[\u200c\u200d]+(?=[\x00-\x7f\d]|$)"
 )
 # Control characters (category Cc) other than newline and tab.
 _CONTROL = dict.fromkeys(
@@ -93,6 +107,7 @@ def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.translate(_INVISIBLE).translate(_CONTROL)
+    text = _JOINERS_NEAR_ASCII.sub("", text)
     return _BIDI_BETWEEN_DIGITS.sub("", text)
 
 
@@ -117,13 +132,23 @@ _EMAIL_SPELT = re.compile(
 )
 
 
+_SPELT_AT_WORD = re.compile(r"[ \t]+at[ \t]+", re.IGNORECASE)
+
+
 def _emails(text: str, kinds: set[str]) -> str:
     def replace(_m: re.Match[str]) -> str:
         kinds.add(EMAIL)
         return _tag(EMAIL)
 
+    def replace_spelt(m: re.Match[str]) -> str:
+        # "I was at home dot com": a plain English word before "at" is no mailbox.
+        local = _SPELT_AT_WORD.split(m.group(), maxsplit=1)[0]
+        if local.lower() in STOPWORDS:
+            return m.group()
+        return replace(m)
+
     text = _EMAIL.sub(replace, text)
-    return _EMAIL_SPELT.sub(replace, text)
+    return _EMAIL_SPELT.sub(replace_spelt, text)
 
 
 # -------------------------------------------------------------------- NHS numbers
@@ -252,9 +277,9 @@ SIGNPOSTING_NUMBERS = frozenset(
 )
 _MIN_PHONE_DIGITS = 9
 
-_PHONE_FALLBACK = re.compile(
-    r"(?<![\w+])(?:\+[ \t]?|\([ \t]?)?\d(?:(?:[ \t]?[.\-/]?[ \t]?|[ \t]?\([ \t]?|[ \t]?\)[ \t]?)\d)*"
-)
+# Digits joined by single separators: "07700-900-123", "0 7 7 0 0 9 0 0 1 2 3", "(0161)4960000".
+_PHONE_SEPARATOR = r"(?:[ \t]?[.\-/]?[ \t]?|[ \t]?\([ \t]?|[ \t]?\)[ \t]?)"
+_PHONE_FALLBACK = re.compile(rf"(?<![\w+])(?:\+[ \t]?|\([ \t]?)?\d(?:{_PHONE_SEPARATOR}\d)*")
 
 
 def _digits(s: str) -> str:
@@ -283,7 +308,8 @@ def _looks_like_phone(raw: str) -> bool:
         return True
     # No leading 0 or +: a reference, an NHS number that failed its checksum, a card
     # number ... but not a list of small numbers such as "rooms 12 14 16 18 20".
-    return len(re.findall(r"\d+", raw)) <= 4
+    groups = re.findall(r"\d+", raw)
+    return len(groups) <= 4 or any(len(g) >= 4 for g in groups)
 
 
 def _phone_replacement(raw: str, kinds: set[str]) -> str:
@@ -309,7 +335,9 @@ def _phones(text: str, kinds: set[str]) -> str:
         return text
     spans = [
         (m.start, m.end)
-        for m in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=phonenumbers.Leniency.POSSIBLE)
+        for m in phonenumbers.PhoneNumberMatcher(
+            text, "GB", leniency=phonenumbers.Leniency.POSSIBLE
+        )
     ]
     for start, end in reversed(spans):
         text = text[:start] + _phone_replacement(text[start:end], kinds) + text[end:]
@@ -374,6 +402,7 @@ STOPWORDS = frozenset(
     want wanted ward wards was wasn way we well went were weren what when where whether
     which while who whom whose why will with within without wonderful won work worked
     would wouldn wrong yes yesterday yet you your yours yourself
+    maybe asap anytime again straight directly urgently whenever instead anyway
     doctor doctors dr gp matron mr mrs ms mx miss prof professor receptionist midwife
     paramedic physio pharmacist porter registrar reception scan society
     """.split()
@@ -396,7 +425,7 @@ _DETERMINERS = frozenset(
     """.split()
 )
 
-_TITLES_ABBREVIATED = ("dr", "mrs", "mr", "ms", "mx", "prof")
+_TITLES_ABBREVIATED = ("dr", "drs", "mrs", "mr", "ms", "mx", "prof")
 _TITLES_WORDS = ("doctor", "nurse", "sister", "matron", "professor", "miss")
 
 _TITLE = re.compile(
@@ -410,8 +439,13 @@ _INTRO = re.compile(
     re.IGNORECASE,
 )
 _NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
-_INITIAL = re.compile(r"([^\W\d_a-z])(?:\.[ \t]*|[ \t]+)(?=[^\W\d_])")
+_INITIAL = re.compile(r"([^\W\d_])(?:\.[ \t]*|[ \t]+)(?=[^\W\d_])")
 _SPACE = re.compile(r"[ \t]+")
+_PARTICLES = re.compile(
+    r"(?:(?:van|von|der|den|de|del|della|di|da|du|la|le|bin|ibn|al|el|ap)[ \t]+){1,2}"
+    r"(?=[^\W\d_])",
+    re.IGNORECASE,
+)
 _PREVIOUS_WORD = re.compile(r"([^\W\d_]+)[ \t]*$")
 
 
@@ -419,9 +453,23 @@ def _capitalised(word: str) -> bool:
     return not word[0].islower()
 
 
+# Names that the verb test below would otherwise throw out when written in lowercase.
+_NAMES_LIKE_VERBS = frozenset(
+    """
+    ahmed mohammed mohamed muhammed mohammad khaled hamed majed javed zahed rashed
+    alfred wilfred winifred mildred manfred irving sterling stirling fleming browning
+    manning harding golding channing beverly shelly kimberly
+    """.split()
+)
+
+
 def _looks_like_verb(word: str) -> bool:
     """Lowercase words that read as verbs or adverbs ("helped", "checking", "gently")."""
-    return len(word) > 4 and word.endswith(("ed", "ing", "ly")) and not word.endswith("eed")
+    if word in _NAMES_LIKE_VERBS or word.endswith("eed"):
+        return False
+    return (len(word) > 4 and word.endswith(("ed", "ing"))) or (
+        len(word) > 5 and word.endswith("ly")
+    )
 
 
 def _is_name(word: str, *, strict: bool, verb_check: bool) -> bool:
@@ -433,12 +481,16 @@ def _is_name(word: str, *, strict: bool, verb_check: bool) -> bool:
     return not (verb_check and not _capitalised(word) and _looks_like_verb(word))
 
 
-def _name_end(text: str, pos: int, *, strict: bool, verb_check: bool) -> int:
+def _name_end(
+    text: str, pos: int, *, strict: bool, verb_check: bool, lower_initials: bool = False
+) -> int:
     """Where the name that starts at pos ends (pos itself if there is none)."""
     end = pos
-    for _ in range(2):  # initials: "Dr A. Patel", "Mr J R Smith"
+    for _ in range(2):  # initials: "Dr A. Patel", "Mr J R Smith", "dr a patel"
         m = _INITIAL.match(text, end)
-        if not m or (m.group(1) == "I" and "." not in m.group()):
+        if not m or (m.group(1).lower() == "i" and "." not in m.group()):
+            break  # "Dr I think ..." is the pronoun
+        if not (m.group(1).isupper() or lower_initials):
             break
         end = m.end()
     initials_end = end
@@ -452,6 +504,11 @@ def _name_end(text: str, pos: int, *, strict: bool, verb_check: bool) -> int:
         m = _NAME_TOKEN.match(text, start)
         if not m:
             break
+        particles = _PARTICLES.match(text, start)  # "Dr van der Berg", "Mr bin Salman"
+        if particles:
+            after = _NAME_TOKEN.match(text, particles.end())
+            if after and _is_name(after.group(), strict=strict, verb_check=True):
+                m = after
         word = m.group()
         if not _is_name(word, strict=strict, verb_check=verb_check or words > 0):
             break
@@ -481,7 +538,13 @@ def _names(text: str, kinds: set[str]) -> str:
         )
         verb_check = lower in _TITLES_WORDS
         start = m.end()
-        end = _name_end(text, start, strict=strict, verb_check=verb_check)
+        end = _name_end(
+            text,
+            start,
+            strict=strict,
+            verb_check=verb_check,
+            lower_initials=lower in _TITLES_ABBREVIATED and not strict,
+        )
         if end > start:
             spans.append((start, end))
     for m in _INTRO.finditer(text):

@@ -11,7 +11,7 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -80,6 +80,10 @@ def _word_lists(raw: dict | None) -> dict[str, tuple[str, ...]]:
     return {k: tuple(w for w in words if w) for k, words in lists.items()}
 
 
+def _phrases(raw: dict, key: str) -> tuple[str, ...]:
+    return tuple(w for w in (normalise_words(str(w)) for w in raw.get(key) or ()) if w)
+
+
 def parse_catalogue(raw: dict) -> Catalogue:
     meta = raw.get("meta") or {}
     return Catalogue(
@@ -91,10 +95,11 @@ def parse_catalogue(raw: dict) -> Catalogue:
         choices={str(k): str(v) for k, v in (raw.get("choices") or {}).items()},
         choice_words=_word_lists(raw.get("choice_words")),
         commands=_word_lists(raw.get("commands")),
-        number_words={normalise_words(str(k)): int(v) for k, v in (raw.get("number_words") or {}).items()},
-        danger_words=tuple(normalise_words(str(w)) for w in raw.get("danger_words") or ()),
-        complaint_words=tuple(normalise_words(str(w)) for w in raw.get("complaint_words") or ()),
-        and_words=tuple(normalise_words(str(w)) for w in raw.get("and_words") or ()),
+        number_words={normalise_words(str(k)): int(v)
+                      for k, v in (raw.get("number_words") or {}).items()},
+        danger_words=_phrases(raw, "danger_words"),
+        complaint_words=_phrases(raw, "complaint_words"),
+        and_words=_phrases(raw, "and_words"),
     )
 
 
@@ -110,7 +115,7 @@ def load_raw(code: str) -> dict:
         return yaml.safe_load(handle) or {}
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(code: str = DEFAULT_LANGUAGE) -> Catalogue:
     """The catalogue for ``code``; unknown codes get English."""
     try:

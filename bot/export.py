@@ -15,7 +15,8 @@ Every export has the columns of :data:`COLUMNS`, in this order:
 ``respondent``   ``patient`` or ``helper`` (empty if not said)
 
 CSV cells that a spreadsheet would run as a formula are neutralised (see
-:func:`neutralise_cell`); JSON values are written as they are.
+:func:`neutralise_cell`) and NUL characters, which CSV cannot hold, become U+FFFD; JSON
+values are written as they are.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def neutralise_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _csv_cell(value: object) -> str:
+    # Python's csv module cannot write NUL; show it as U+FFFD rather than fail the export.
+    return neutralise_cell(value).replace("\0", "\ufffd")
+
+
 def _ordered(row: Mapping) -> dict:
     return {column: row.get(column) for column in COLUMNS}
 
@@ -69,7 +75,7 @@ def write_csv(rows: Iterable[Mapping], stream: TextIO, *, bom: bool = True) -> i
     writer.writerow(COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([neutralise_cell(row.get(column)) for column in COLUMNS])
+        writer.writerow([_csv_cell(row.get(column)) for column in COLUMNS])
         count += 1
     return count
 

@@ -96,9 +96,7 @@ class AnswerRow(Base):
     )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    response_id = Column(
-        String(32), ForeignKey("responses.id", ondelete="CASCADE"), nullable=False
-    )
+    response_id = Column(String(32), ForeignKey("responses.id", ondelete="CASCADE"), nullable=False)
     question_key = Column(String(64), nullable=False)
     choices = Column(JSON, nullable=True)
     text = Column(Text, nullable=True)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from bot.anonymiser import Anonymised, AnonymisationError, anonymise
+from bot.anonymiser import AnonymisationError, Anonymised, anonymise
 from bot.catalogue import Catalogue, catalogue, normalise_words
 from bot.questions import CONFIRM_STOP, QUESTIONS, Question, next_question, options_for
 from bot.settings import TrustSettings
@@ -125,14 +125,16 @@ def contains_any(text: str, phrases: tuple[str, ...]) -> bool:
     return any(f" {phrase} " in padded for phrase in phrases)
 
 
-def is_danger(message: Message, words: Catalogue) -> bool:
+def is_danger(message: Message, words: Catalogue, *, trust_intent: bool = True) -> bool:
     """Danger by NLU or by word list: either is enough. Over-signposting is the safe error."""
-    by_intent = message.intent == "danger" and message.confidence >= SAFETY_CONFIDENCE
+    by_intent = trust_intent and message.intent == "danger" and (
+        message.confidence >= SAFETY_CONFIDENCE)
     return by_intent or contains_any(message.text, words.danger_words)
 
 
-def is_complaint(message: Message, words: Catalogue) -> bool:
-    by_intent = message.intent == "complaint" and message.confidence >= SAFETY_CONFIDENCE
+def is_complaint(message: Message, words: Catalogue, *, trust_intent: bool = True) -> bool:
+    by_intent = trust_intent and message.intent == "complaint" and (
+        message.confidence >= SAFETY_CONFIDENCE)
     return by_intent or contains_any(message.text, words.complaint_words)
 
 
@@ -162,13 +164,13 @@ class Survey:
         message = Message(clean_text(message.text), message.intent, message.confidence,
                           message.option)
         words = catalogue(language)
-        replies: list[Reply] = []
-        danger, complaint = is_danger(message, words), is_complaint(message, words)
-        if danger:
-            replies.append(Reply("signpost_danger"))
-        if complaint:
-            replies.append(Reply("pals_info"))
         turn = _Turn(self, state, message, words, language, channel)
+        # A message that is plainly one of the offered choices ("No settled home") is an
+        # answer, whatever NLU makes of it; the danger word list still applies to it.
+        answer = turn.is_choice_answer()
+        danger = is_danger(message, words, trust_intent=not answer)
+        complaint = is_complaint(message, words, trust_intent=not answer)
+        replies = [Reply("signpost_danger")] * danger + [Reply("pals_info")] * complaint
         return replies + turn.run(interrupted=danger or complaint)
 
 
@@ -209,6 +211,13 @@ class _Turn:
 
     # -- understanding ------------------------------------------------------------
 
+    def is_choice_answer(self) -> bool:
+        """True when the message picks one of the current question's choices."""
+        if self.state.current is None or self.state.finished:
+            return False
+        question = QUESTIONS[self.state.current]
+        return question.kind != "text" and self.parse_choice(question) is not None
+
     def command(self, question: Question) -> str | None:
         text = normalise_words(self.message.text)
         if _RECEIPT.search(self.message.text) and self.first_word_is("withdraw"):
@@ -218,12 +227,13 @@ class _Turn:
         for name, phrases in self.words.commands.items():
             if text in phrases and not is_payload(self.message.text):
                 return name
-        if self.message.intent in COMMAND_INTENTS and (
-            self.message.confidence >= COMMAND_CONFIDENCE
-            and (question.kind != "text" or len(text.split()) <= COMMAND_MAX_WORDS)
-        ):
-            return COMMAND_INTENTS[self.message.intent]
-        return None
+        command = COMMAND_INTENTS.get(self.message.intent or "")
+        if command is None or self.message.confidence < COMMAND_CONFIDENCE:
+            return None
+        if question.kind == "text" and (command == "withdraw"
+                                        or len(text.split()) > COMMAND_MAX_WORDS):
+            return None  # on a free-text question, a guessed command must not eat the answer
+        return command
 
     def first_word_is(self, command: str) -> bool:
         text = normalise_words(_RECEIPT.sub("", self.message.text))

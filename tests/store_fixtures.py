@@ -5,8 +5,8 @@ PostgreSQL runs only when ``TEST_POSTGRES_URL`` is set (e.g.
 schema, dropped afterwards. Without it the PostgreSQL cases are skipped, except on CI
 (``CI=true``), where they fail so that a missing server cannot go unnoticed.
 
-Import the fixtures into a test module with
-``from store_fixtures import clock, store, store_url  # noqa: F401``.
+Import the fixtures (``store``, ``store_url``, ``postgres_url``, ``clock``) into a test module
+with ``from store_fixtures import clock_fixture, store_fixture, ...  # noqa: F401``.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def _admin(url: str, statement: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture
-def postgres_url():
+@pytest.fixture(name="postgres_url")
+def postgres_url_fixture():
     """A URL whose connections see only a fresh, private schema (dropped after the test)."""
     base = postgres_base_url()
     schema = f"pv_test_{uuid.uuid4().hex[:12]}"
@@ -72,21 +72,21 @@ def postgres_url():
         _admin(base, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path):
+@pytest.fixture(name="store_url", params=["sqlite", "postgresql"])
+def store_url_fixture(request, tmp_path):
     """An empty database URL: a SQLite file under ``tmp_path``, or a PostgreSQL schema."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'var' / 'store.db'}"
     return request.getfixturevalue("postgres_url")
 
 
-@pytest.fixture
-def clock():
+@pytest.fixture(name="clock")
+def clock_fixture():
     return Clock(date(2024, 3, 1))
 
 
-@pytest.fixture
-def store(store_url, clock):
+@pytest.fixture(name="store")
+def store_fixture(store_url, clock):
     store = Store(store_url, today=clock)
     yield store
     store.close()

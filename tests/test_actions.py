@@ -11,7 +11,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import (
-    ActionBack, ActionDefaultFallback, ActionRestart, ActionSurvey, language_of, message_from,
+    ActionBack,
+    ActionDefaultFallback,
+    ActionRestart,
+    ActionSurvey,
+    language_of,
+    message_from,
 )
 from bot.store import Store
 

@@ -7,7 +7,12 @@ import re
 import pytest
 
 from bot.catalogue import (
-    available_languages, catalogue, fill_placeholders, load_raw, normalise_words, placeholders,
+    available_languages,
+    catalogue,
+    fill_placeholders,
+    load_raw,
+    normalise_words,
+    placeholders,
 )
 from bot.questions import QUESTIONS
 from bot.settings import trust_settings

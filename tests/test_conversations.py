@@ -247,6 +247,7 @@ def test_no_phone_number_sender_or_raw_text_in_store_or_logs(servers: Servers) -
     patient.say("1")
     patient.say("1")
     patient.say("Call Nurse Bloggs on 07700 900987, my NHS number is 943 476 5919")
+    patient.say('/inform{"note":"Nurse Bloggs 07700 900987"}')
     for row in responses(servers).values():
         flat = repr(row)
         assert "7700900456" not in flat and "900987" not in flat and "Bloggs" not in flat

@@ -14,9 +14,21 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import DateTime, create_engine, inspect, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    UniqueConstraint,
+    create_engine,
+    inspect,
+    text,
+)
 from sqlalchemy.pool import NullPool
-from store_fixtures import clock, postgres_url, store, store_url  # noqa: F401
+from store_fixtures import (  # noqa: F401  (fixtures)
+    clock_fixture,
+    postgres_url_fixture,
+    store_fixture,
+    store_url_fixture,
+)
 
 import bot.store as store_module
 from bot.anonymiser import Anonymised
@@ -135,10 +147,28 @@ def test_save_answer_copies_the_response_context(store, clock):
     store.save_answer(response_id, "overall", choices=["good", "kind staff"])
     store.save_answer(response_id, "comment", text=anon("The nurse [NAME] was kind"))
     assert store.answers_for(response_id) == [
-        AnswerRecord(response_id, "overall", ["good", "kind staff"], None, "cy", "sms", "ae",
-                     "patient", date(2024, 3, 2)),
-        AnswerRecord(response_id, "comment", None, "The nurse [NAME] was kind", "cy", "sms",
-                     "ae", "patient", date(2024, 3, 2)),
+        AnswerRecord(
+            response_id,
+            "overall",
+            ["good", "kind staff"],
+            None,
+            "cy",
+            "sms",
+            "ae",
+            "patient",
+            date(2024, 3, 2),
+        ),
+        AnswerRecord(
+            response_id,
+            "comment",
+            None,
+            "The nurse [NAME] was kind",
+            "cy",
+            "sms",
+            "ae",
+            "patient",
+            date(2024, 3, 2),
+        ),
     ]
 
 
@@ -267,7 +297,8 @@ def test_withdraw_with_a_wrong_code_deletes_nothing(store, monkeypatch, typed):
 def test_normalise_receipt_code():
     assert normalise_receipt_code("pv 7k3m9q") == "PV-7K3M9Q"
     assert normalise_receipt_code("PVPV2345") == "PV-PV2345"
-    assert normalise_receipt_code("PV2345") is None
+    assert normalise_receipt_code("PV2345") == "PV-PV2345"
+    assert normalise_receipt_code("2345") is None
     assert normalise_receipt_code("PV-O0I1LQ") is None
     assert receipt_hash("pv-7k3m9q") == hashlib.sha256(b"PV-7K3M9Q").hexdigest()
     assert receipt_hash("nonsense") is None
@@ -361,6 +392,15 @@ def test_migrated_schema_matches_the_models(store):
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
+    inspector = inspect(store.engine)
+    for table in metadata.sorted_tables:
+        model_checks = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
+        model_uniques = {c.name for c in table.constraints if isinstance(c, UniqueConstraint)}
+        assert {c["name"] for c in inspector.get_check_constraints(table.name)} == model_checks
+        assert {c["name"] for c in inspector.get_unique_constraints(table.name)} == model_uniques
+    [foreign_key] = inspector.get_foreign_keys("answers")
+    assert foreign_key["name"] == "fk_answers_response_id_responses"
+    assert foreign_key["options"].get("ondelete") == "CASCADE"
 
 
 def test_migrations_upgrade_and_downgrade(store_url):
@@ -383,7 +423,11 @@ def test_alembic_command_line_from_the_repository_root(tmp_path):
     for args in (["upgrade", "head"], ["downgrade", "base"], ["upgrade", "head"]):
         result = subprocess.run(
             [sys.executable, "-m", "alembic", "-c", "bot/alembic.ini", *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr
     store = Store(url)

@@ -275,3 +275,14 @@ def test_clean_text_removes_control_characters_and_caps_length() -> None:
     assert clean_text("a\x00b\x1bc") == "a b c"
     assert len(clean_text("x" * 20_000)) == 5000
     assert clean_text(None) == ""
+
+
+def test_a_plain_choice_is_an_answer_even_if_nlu_thinks_it_is_danger(survey: Survey) -> None:
+    visit = started(survey)
+    while visit.state.current != "about_you":
+        visit.say("skip")
+    visit.say("yes")
+    while visit.state.current != "housing":
+        visit.say("skip")
+    assert visit.say("No settled home", "danger", 0.95) == ["ask_involvement"]
+    assert visit.state.choices["housing"] == ["housing_none"]

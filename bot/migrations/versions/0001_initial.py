@@ -27,12 +27,14 @@ def upgrade() -> None:
         sa.Column("service", sa.String(64), nullable=True),
         sa.Column("respondent", sa.String(16), nullable=True),
         sa.Column("receipt_hash", sa.String(64), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_responses"),
-        sa.UniqueConstraint("receipt_hash", name="uq_responses_receipt_hash"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_responses")),
+        sa.UniqueConstraint("receipt_hash", name=op.f("uq_responses_receipt_hash")),
         sa.CheckConstraint(
-            "status IN ('in_progress', 'complete', 'stopped')", name="ck_responses_status"
+            "status IN ('in_progress', 'complete', 'stopped')", name=op.f("ck_responses_status")
         ),
-        sa.CheckConstraint("respondent IN ('patient', 'helper')", name="ck_responses_respondent"),
+        sa.CheckConstraint(
+            "respondent IN ('patient', 'helper')", name=op.f("ck_responses_respondent")
+        ),
     )
     op.create_table(
         "answers",
@@ -46,14 +48,16 @@ def upgrade() -> None:
         sa.Column("service", sa.String(64), nullable=True),
         sa.Column("respondent", sa.String(16), nullable=True),
         sa.Column("answered_on", sa.Date(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_answers"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_answers")),
         sa.ForeignKeyConstraint(
             ["response_id"],
             ["responses.id"],
-            name="fk_answers_response_id_responses",
+            name=op.f("fk_answers_response_id_responses"),
             ondelete="CASCADE",
         ),
-        sa.UniqueConstraint("response_id", "question_key", name="uq_answers_response_question"),
+        sa.UniqueConstraint(
+            "response_id", "question_key", name=op.f("uq_answers_response_question")
+        ),
     )
 
 

@@ -1,0 +1,138 @@
+"""bot.export: CSV safe for spreadsheets, JSON as it is."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from bot.export import BOM, COLUMNS, neutralise_cell, write_csv, write_json
+
+DANGEROUS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\0=1", '=HYPERLINK("x")', "＝1"]
+UNICODE_TEXTS = [
+    "مرحبا، كانت الممرضة لطيفة جدا",  # Arabic (right to left)
+    "שלום, הצוות היה נהדר",  # Hebrew (right to left)
+    "\u202eRTL override then text",
+    "Diolch yn fawr – ŵ ŷ",  # Welsh
+    "Dziękuję, było świetnie",  # Polish
+    "非常感谢",  # Chinese
+    "Great care 👍🏽👩‍⚕️❤️",  # emoji, skin tone, ZWJ sequence
+]
+
+
+def row(**values) -> dict:
+    base = {
+        "response_id": "a" * 32,
+        "status": "complete",
+        "created_on": "2024-03-01",
+        "answered_on": "2024-03-02",
+        "question_key": "comment",
+        "choices": None,
+        "text": None,
+        "language": "en",
+        "channel": "web",
+        "service": "ae",
+        "respondent": "patient",
+    }
+    return {**base, **values}
+
+
+def read_csv_file(path) -> list[list[str]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+@pytest.mark.parametrize("value", DANGEROUS)
+def test_neutralise_cell_prefixes_each_dangerous_start(value):
+    assert neutralise_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["hello", "1", "3.5", "good; quick", "a=b", " =1", "'quoted", ""])
+def test_neutralise_cell_leaves_safe_values(value):
+    assert neutralise_cell(value) == value
+
+
+def test_neutralise_cell_writes_none_as_empty():
+    assert neutralise_cell(None) == ""
+
+
+@pytest.mark.parametrize("value", DANGEROUS)
+def test_csv_neutralises_formulas_in_every_column(tmp_path, value):
+    path = tmp_path / "out.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        write_csv([row(text=value, choices=value, service=value)], handle)
+    header, cells = read_csv_file(path)
+    record = dict(zip(header, cells, strict=True))
+    expected = "'" + value.replace("\0", "\ufffd")
+    assert record["text"] == record["choices"] == record["service"] == expected
+
+
+def test_csv_replaces_nul_anywhere():
+    stream = io.StringIO()
+    write_csv([row(text="a\0b")], stream, bom=False)
+    assert "a\ufffdb" in stream.getvalue()
+
+
+def test_csv_file_starts_with_a_bom_and_has_the_fixed_header(tmp_path):
+    path = tmp_path / "out.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        assert write_csv([row(text="fine"), row(question_key="overall")], handle) == 2
+    assert path.read_bytes().startswith(BOM.encode("utf-8"))
+    assert path.read_bytes().count(BOM.encode("utf-8")) == 1
+    rows = read_csv_file(path)
+    assert rows[0] == list(COLUMNS)
+    assert rows[1] == [
+        "a" * 32,
+        "complete",
+        "2024-03-01",
+        "2024-03-02",
+        "comment",
+        "",
+        "fine",
+        "en",
+        "web",
+        "ae",
+        "patient",
+    ]
+    assert len(rows) == 3
+
+
+def test_csv_without_bom_for_pipes():
+    stream = io.StringIO()
+    write_csv([row()], stream, bom=False)
+    assert stream.getvalue().startswith("response_id,")
+
+
+def test_csv_round_trips_unicode_quotes_and_newlines(tmp_path):
+    texts = [*UNICODE_TEXTS, 'She said "thanks", then left', "line one\nline two", "a,b;c"]
+    path = tmp_path / "out.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        write_csv([row(text=value) for value in texts], handle)
+    rows = read_csv_file(path)
+    assert [cells[COLUMNS.index("text")] for cells in rows[1:]] == texts
+
+
+def test_json_round_trips_unicode(tmp_path):
+    rows = [row(text=value, choices="good; quick") for value in UNICODE_TEXTS]
+    path = tmp_path / "out.json"
+    with open(path, "w", encoding="utf-8") as handle:
+        assert write_json(rows, handle) == len(rows)
+    raw = path.read_text(encoding="utf-8")
+    assert UNICODE_TEXTS[0] in raw and "👍🏽" in raw  # ensure_ascii=False: no \\u escapes
+    assert json.loads(raw) == rows
+
+
+def test_json_keeps_column_order_and_values_as_they_are():
+    stream = io.StringIO()
+    write_json([{**row(text="=1+1"), "extra": "dropped"}], stream)
+    [loaded] = json.loads(stream.getvalue())
+    assert list(loaded) == list(COLUMNS)
+    assert loaded["text"] == "=1+1" and loaded["choices"] is None
+
+
+def test_json_of_no_rows_is_an_empty_list():
+    stream = io.StringIO()
+    assert write_json([], stream) == 0
+    assert json.loads(stream.getvalue()) == []
