@@ -6,25 +6,27 @@ sends back response keys; Rasa's NLG endpoint (``actions.bot_server``) renders t
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.catalogue import available_languages
-from bot.settings import database_url, trust_settings
+from bot.settings import database_url
 from bot.store import Store
 from bot.survey import Message, Survey, SurveyState
 
 DEFAULT_LANGUAGE = "en"
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
 def survey_for(url: str) -> Survey:
     """One Survey (and database engine) per database URL, made on first use."""
-    return Survey(Store(url), trust_settings())
+    return Survey(Store(url))
 
 
 def message_from(tracker: Tracker) -> Message:
@@ -56,14 +58,20 @@ class ActionSurvey(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         state = SurveyState.from_dict(tracker.get_slot("survey"))
-        language = language_of(tracker)
-        channel = tracker.get_latest_input_channel() or "unknown"
-        replies = survey_for(database_url()).handle(
-            state, message_from(tracker), language=language, channel=channel
-        )
+        try:
+            replies = survey_for(database_url()).handle(
+                state, message_from(tracker), language=language_of(tracker),
+                channel=tracker.get_latest_input_channel() or "unknown",
+            )
+        except Exception as error:  # noqa: BLE001 - the patient must always get an answer
+            # Only the kind of error: its text could quote the patient.
+            log.error("survey turn failed: %s", type(error).__name__)
+            dispatcher.utter_message(response="answer_not_saved", language=state.language)
+            return []
         for reply in replies:
-            dispatcher.utter_message(response=reply.key, language=language, **reply.params)
-        return [SlotSet("survey", state.to_dict()), SlotSet("language", language)]
+            dispatcher.utter_message(response=reply.key, language=reply.language or state.language,
+                                     **reply.params)
+        return [SlotSet("survey", state.to_dict()), SlotSet("language", state.language)]
 
 
 class _ThenListen(ActionSurvey):
@@ -100,3 +108,22 @@ class ActionRestart(_ThenListen):
 
     def name(self) -> str:
         return "action_restart"
+
+
+class ActionSessionStart(Action):
+    """A new Rasa session keeps the survey where it was.
+
+    Rasa starts a session on the first message and, by default, wipes the slots when a
+    patient types "/session_start". Carrying the survey over means a typed payload cannot
+    lose the patient's place; the tracker store forgets idle conversations anyway.
+    """
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        kept = [SlotSet(slot, tracker.get_slot(slot)) for slot in ("survey", "language")
+                if tracker.get_slot(slot) is not None]
+        return [SessionStarted(), *kept, ActionExecuted("action_listen")]

@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("BOT_SERVER_PORT",
                                                                       DEFAULT_PORT)))
     args = parser.parse_args()
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=os.environ.get("BOT_SERVER_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     build_app().run(args.host, args.port, workers=1, access_log=False)
 

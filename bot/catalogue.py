@@ -50,6 +50,7 @@ class Catalogue:
     danger_words: tuple[str, ...] = ()
     complaint_words: tuple[str, ...] = ()
     and_words: tuple[str, ...] = ()
+    english_name: str = ""
 
     def message(self, key: str, **params: str) -> str:
         try:
@@ -89,6 +90,7 @@ def parse_catalogue(raw: dict) -> Catalogue:
     return Catalogue(
         code=str(meta["code"]),
         name=str(meta["name"]),
+        english_name=str(meta.get("english_name", meta["name"])),
         direction=str(meta.get("direction", "ltr")),
         reviewed=bool(meta.get("reviewed", False)),
         messages={str(k): str(v) for k, v in (raw.get("messages") or {}).items()},
@@ -103,8 +105,19 @@ def parse_catalogue(raw: dict) -> Catalogue:
     )
 
 
+@cache
 def available_languages() -> list[str]:
-    return sorted(path.stem for path in LANGUAGES_DIR.glob("*.yml"))
+    """Language codes in the order patients see them (``meta.order``, then code)."""
+    codes = [path.stem for path in LANGUAGES_DIR.glob("*.yml")]
+    order = {code: int(load_raw(code).get("meta", {}).get("order", 100)) for code in codes}
+    return sorted(codes, key=lambda code: (order[code], code))
+
+
+@cache
+def all_danger_words() -> tuple[str, ...]:
+    """Danger phrases of every language: a patient may write in any of them at any time."""
+    return tuple(dict.fromkeys(w for code in available_languages()
+                               for w in catalogue(code).danger_words))
 
 
 def load_raw(code: str) -> dict:

@@ -1,20 +1,48 @@
-"""``patient-voice`` command line: export answers and migrate the database.
+"""``patient-voice`` command line: export answers, translate them, migrate the database.
 
     patient-voice export --format csv|json [--since YYYY-MM-DD] [--until YYYY-MM-DD]
                          [--service KEY] [-o FILE] [--database-url URL]
+    patient-voice translate-pending [--limit N] [--timeout SECONDS] [--database-url URL]
     patient-voice migrate [--database-url URL]
 
-Exit codes: 0 ok, 1 the output file could not be written, 2 bad arguments.
-Only counts are printed (to stderr); answer text never goes to logs.
+Exit codes: 0 ok, 1 the output file could not be written (export) or the translation service
+was unavailable and nothing could be translated while answers wait (translate-pending),
+2 bad arguments. Only counts are printed; answer text never goes to logs.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 from bot.export import write_csv, write_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.translation import Translator
+
+TRANSLATE_EPILOG = """\
+Translates answers written in another language than English into English with Google
+Translate (googletrans), runs the anonymiser again on the English text and stores it beside
+the original. Prints "translated N, failed N, still pending N" to standard output.
+
+The run stops at the first sign that the service is unavailable (no network, timeout,
+HTTP 429 or another error); those answers stay pending with their original text: run the
+command again later (e.g. from cron). Answers whose translation cannot be anonymised, or
+whose language the service does not know, stay pending too.
+
+"failed" counts the answers tried and left pending; "still pending" counts every answer
+still waiting after the run, including those not tried (over --limit, or after a stop).
+
+exit status:
+  0  the run went through the queue (or up to --limit), or the service became unavailable
+     after at least one answer was translated, or nothing was pending
+  1  the service was unavailable, nothing was translated and answers are still pending
+     (a cron job or monitor can alert on this)
+  2  bad arguments
+"""
 
 
 def _day(value: str) -> date:
@@ -22,6 +50,26 @@ def _day(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {value!r}")
+    return number
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {value!r}")
+    return number
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +83,26 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--until", type=_day, help="last day of responses (inclusive)")
     export.add_argument("--service", help="only answers about this service key")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    translate = commands.add_parser(
+        "translate-pending",
+        parents=[common],
+        help="translate answers waiting for an English translation",
+        description="Translate answers waiting for an English translation.",
+        epilog=TRANSLATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    translate.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=100,
+        help="most answers to translate in this run, oldest first (default: 100)",
+    )
+    translate.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=10.0,
+        help="seconds to wait for each request to the translation service (default: 10)",
+    )
     commands.add_parser("migrate", parents=[common], help="bring the database schema up to date")
     return parser
 
@@ -83,13 +151,50 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (argparse's own 2 for bad arguments)."""
+async def _run_translations(store, translator: Translator | None, args: argparse.Namespace):
+    from bot.translation import GoogleTranslator, translate_pending
+
+    if translator is not None:
+        return await translate_pending(store, translator, limit=args.limit)
+    async with GoogleTranslator(timeout=args.timeout) as google:
+        return await translate_pending(store, google, limit=args.limit)
+
+
+def _translate_pending(args: argparse.Namespace, translator: Translator | None) -> int:
+    from bot.store import Store
+
+    store = Store(args.database_url)
+    try:
+        report = asyncio.run(_run_translations(store, translator, args))
+    finally:
+        store.close()
+    print(f"translated {report.done}, failed {report.failed}, still pending {report.left}")
+    if report.unavailable:
+        print(
+            f"patient-voice: translation service unavailable ({report.unavailable}); "
+            "the answers stay pending: run translate-pending again later",
+            file=sys.stderr,
+        )
+        if report.done == 0 and report.left > 0:
+            return 1
+    return 0
+
+
+def main(argv: list[str] | None = None, *, translator: Translator | None = None) -> int:
+    """Run the command line; returns the exit code (argparse's own 2 for bad arguments).
+
+    ``translator`` replaces Google Translate for ``translate-pending`` (for tests, or another
+    service); the caller then owns and closes it.
+    """
     try:
         args = _parse(argv)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 2
-    return _export(args) if args.command == "export" else _migrate(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "translate-pending":
+        return _translate_pending(args, translator)
+    return _migrate(args)
 
 
 if __name__ == "__main__":

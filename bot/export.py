@@ -8,8 +8,12 @@ Every export has the columns of :data:`COLUMNS`, in this order:
 ``answered_on``  day this answer was last given (YYYY-MM-DD)
 ``question_key`` which question
 ``choices``      the chosen options, joined with ``"; "`` (empty if none)
-``text``         anonymised free text (empty if none)
-``language``     language the answer was given in
+``text``         anonymised free text as the patient wrote it (empty if none)
+``text_en``      the same text in English, anonymised again after translation; equal to
+                 ``text`` for English answers, empty while the translation is pending
+``translation_state``  ``not_needed`` (English, or no text), ``pending`` (waiting for
+                 ``patient-voice translate-pending``) or ``done``
+``language``     language the answer was given in (the language of ``text``)
 ``channel``      channel the answer came through
 ``service``      service the response is about
 ``respondent``   ``patient`` or ``helper`` (empty if not said)
@@ -34,6 +38,8 @@ COLUMNS = (
     "question_key",
     "choices",
     "text",
+    "text_en",
+    "translation_state",
     "language",
     "channel",
     "service",

@@ -25,8 +25,10 @@ from bot.settings import PROJECT_ROOT
 MODEL = PROJECT_ROOT / "models" / "patient-voice.tar.gz"
 START_TIMEOUT = 240  # seconds; Rasa loads TensorFlow and the model (30-60 s here)
 BIN = Path(sys.executable).parent
+# LOG_LEVEL is Rasa's: at DEBUG it logs every message and sender, so it is pinned to INFO
+# here; the bot server has its own BOT_SERVER_LOG_LEVEL.
 RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-            "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "LOG_LEVEL": "INFO"}
 
 
 class LaunchError(RuntimeError):
@@ -116,11 +118,9 @@ def running(
     endpoints = PROJECT_ROOT / "endpoints.yml"
     if bot_port != 5055:
         endpoints = log_dir / "endpoints.yml"
-        endpoints.write_text(
-            f'action_endpoint:\n  url: "http://127.0.0.1:{bot_port}/webhook"\n'
-            f'nlg:\n  url: "http://127.0.0.1:{bot_port}/nlg"\n'
-        )
-    env = {**os.environ, **RASA_ENV, **(extra_env or {})}
+        text = (PROJECT_ROOT / "endpoints.yml").read_text()
+        endpoints.write_text(text.replace("localhost:5055", f"127.0.0.1:{bot_port}"))
+    env = {**os.environ, **(extra_env or {}), **RASA_ENV}
     up = Running(f"http://127.0.0.1:{rasa_port}")
     try:
         up.servers.append(_spawn(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.catalogue import available_languages
 from bot.settings import TrustSettings
 
 Choices = dict[str, list[str]]
@@ -123,8 +124,14 @@ FLOW: tuple[Question, ...] = (
 CONFIRM_STOP = Question(
     "confirm_stop", "choice", ("keep", "delete", "carry_on"), stored=False, skippable=False
 )
+# The language menu: first of all, and whenever the patient says "language".
+LANGUAGE = Question("language", "choice", stored=False, skippable=False)
+# "It looks like you are writing in Polish. Shall we carry on in Polish?"
+OFFER_LANGUAGE = Question("offer_language", "choice", ("yes", "no"), stored=False,
+                          skippable=False, prompt="offer_language")
+ASIDES = (CONFIRM_STOP, LANGUAGE, OFFER_LANGUAGE)  # questions outside the flow
 
-QUESTIONS: dict[str, Question] = {q.key: q for q in (*FLOW, CONFIRM_STOP)}
+QUESTIONS: dict[str, Question] = {q.key: q for q in (*FLOW, *ASIDES)}
 BY_RESPONSE_KEY: dict[str, Question] = {q.response_key: q for q in QUESTIONS.values()}
 
 
@@ -136,6 +143,8 @@ def options_for(item: Question, settings: TrustSettings) -> tuple[str, ...]:
     """Choice values offered for ``item``; the service list comes from the trust."""
     if item.key == "service":
         return (*settings.service_keys(), SERVICE_OTHER)
+    if item.key == LANGUAGE.key:
+        return tuple(available_languages())
     return item.options
 
 

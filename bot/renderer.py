@@ -11,7 +11,7 @@ import json
 import logging
 
 from bot.catalogue import Catalogue, CatalogueError, catalogue
-from bot.questions import BY_RESPONSE_KEY, Question, options_for
+from bot.questions import BY_RESPONSE_KEY, LANGUAGE, Question, options_for
 from bot.settings import TrustSettings, trust_settings
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 NUMBERED_CHANNELS = frozenset({"twilio_sms", "twilio_whatsapp", "sms", "whatsapp"})
 # Only these arguments from the action may fill placeholders; everything else that
 # rides along in Rasa's NLG request is ignored.
-ALLOWED_ARGUMENTS = ("receipt",)
+ALLOWED_ARGUMENTS = ("receipt", "language_name")
 
 
 def trust_params(settings: TrustSettings, language: str) -> dict[str, str]:
@@ -35,6 +35,8 @@ def trust_params(settings: TrustSettings, language: str) -> dict[str, str]:
 
 def option_labels(item: Question, words: Catalogue, settings: TrustSettings) -> dict[str, str]:
     """Value -> label for the choices of ``item``, in the catalogue's language."""
+    if item.key == LANGUAGE.key:  # each language in its own name and script
+        return {code: catalogue(code).name for code in options_for(item, settings)}
     services = {s.key: s.name(words.code) for s in settings.services}
     return {v: services.get(v) or words.choice(v) for v in options_for(item, settings)}
 

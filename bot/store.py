@@ -8,7 +8,12 @@ Privacy rules that this module enforces:
 * a receipt code is shown to the patient once and only its sha256 is stored.
 
 The schema is owned by Alembic (``bot/migrations``); :class:`Store` runs ``upgrade head`` when
-it starts, so the models below and ``versions/0001_initial.py`` must stay in step.
+it starts, so the models below and ``versions/`` must stay in step.
+
+Translation: a free-text answer in English is its own English text (``text_en``, state
+``not_needed``); in any other language it waits with state ``pending`` until
+``bot.translation.translate_pending`` stores an anonymised English text with
+:meth:`Store.set_translation` (state ``done``). The original text is never changed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     select,
     update,
 )
@@ -53,6 +59,8 @@ RECEIPT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 RECEIPT_PREFIX = "PV-"
 RECEIPT_LENGTH = 6
 _RECEIPT_ATTEMPTS = 8
+TRANSLATION_STATES = ("not_needed", "pending", "done")
+ENGLISH = "en"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -93,6 +101,9 @@ class AnswerRow(Base):
     __tablename__ = "answers"
     __table_args__ = (
         UniqueConstraint("response_id", "question_key", name="uq_answers_response_question"),
+        CheckConstraint(
+            "translation_state IN ('not_needed', 'pending', 'done')", name="translation_state"
+        ),
     )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
@@ -105,6 +116,10 @@ class AnswerRow(Base):
     service = Column(String(64), nullable=True)
     respondent = Column(String(16), nullable=True)
     answered_on = Column(Date, nullable=False)
+    text_en = Column(Text, nullable=True)
+    translation_state = Column(
+        String(16), nullable=False, server_default="not_needed", default="not_needed", index=True
+    )
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,17 @@ class AnswerRecord:
     service: str | None
     respondent: str | None
     answered_on: date
+    text_en: str | None = None  # the English text, anonymised (None until translated)
+    translation_state: str = "not_needed"  # "not_needed" | "pending" | "done"
+
+
+@dataclass(frozen=True)
+class PendingText:
+    """A free-text answer waiting for its English translation."""
+
+    answer_id: int
+    language: str  # the language the text was written in
+    text: str  # the anonymised original text
 
 
 # --- receipt codes ---------------------------------------------------------------------------
@@ -242,6 +268,8 @@ def _answer_record(row: AnswerRow) -> AnswerRecord:
         service=row.service,
         respondent=row.respondent,
         answered_on=row.answered_on,
+        text_en=row.text_en,
+        translation_state=row.translation_state,
     )
 
 
@@ -254,6 +282,16 @@ def _clean_choices(choices: Iterable[str] | None) -> list[str] | None:
     if not all(isinstance(choice, str) for choice in cleaned):
         raise TypeError("choices must be a list of str")
     return cleaned
+
+
+def is_english(language: str) -> bool:
+    """``en``, ``EN``, ``en-GB`` and ``en_GB`` are English."""
+    return language.replace("_", "-").split("-", 1)[0].lower() == ENGLISH
+
+
+def _check_anonymised(value: object, name: str) -> None:
+    if not isinstance(value, Anonymised):
+        raise TypeError(f"{name} must be an Anonymised value from bot.anonymiser.anonymise()")
 
 
 def _check_respondent(respondent: str | None) -> None:
@@ -309,11 +347,18 @@ class Store:
         channel: str | None = None,
         service: str | None = None,
         respondent: str | None = None,
+        clear: tuple[str, ...] = (),
     ) -> None:
-        """Set only the given fields; a new service/respondent is copied to saved answers too."""
+        """Set only the given fields, and empty those named in ``clear`` (a skipped answer).
+
+        A new or cleared service/respondent is copied to the saved answers too.
+        """
         _check_respondent(respondent)
+        if set(clear) - {"service", "respondent"}:
+            raise ValueError("only service and respondent can be cleared")
         given = dict(language=language, channel=channel, service=service, respondent=respondent)
         changes = {key: value for key, value in given.items() if value is not None}
+        changes.update({key: None for key in clear})
         with self._session() as s, s.begin():
             row = self._response(s, response_id)
             for key, value in changes.items():
@@ -331,13 +376,20 @@ class Store:
         *,
         choices: list[str] | None = None,
         text: Anonymised | None = None,
+        language: str | None = None,
     ) -> None:
         """Insert or replace the answer to ``question_key`` (patients may go back and change it).
 
         ``text`` must come from ``bot.anonymiser.anonymise()``; a plain ``str`` raises TypeError.
+        ``language`` is the language the answer was written in when it is not the response's
+        (a patient who chose Urdu may write in English). English text is its own translation
+        (state ``not_needed``); text in another language is stored as ``pending`` for
+        ``patient-voice translate-pending``. Replacing an answer drops its old translation.
         """
-        if text is not None and not isinstance(text, Anonymised):
-            raise TypeError("text must be an Anonymised value from bot.anonymiser.anonymise()")
+        if text is not None:
+            _check_anonymised(text, "text")
+        if language is not None and (not isinstance(language, str) or not language.strip()):
+            raise ValueError("language must be a language code such as 'en' or 'pl'")
         cleaned = _clean_choices(choices)
         with self._session() as s, s.begin():
             response = self._response(s, response_id)
@@ -351,6 +403,14 @@ class Store:
             answer.answered_on = self._today()
             for key in ("language", "channel", "service", "respondent"):
                 setattr(answer, key, getattr(response, key))
+            if language is not None:
+                answer.language = language.strip()
+            if text is None:
+                answer.text_en, answer.translation_state = None, "not_needed"
+            elif is_english(answer.language):
+                answer.text_en, answer.translation_state = text.text, "not_needed"
+            else:
+                answer.text_en, answer.translation_state = None, "pending"
 
     def delete_answer(self, response_id: str, question_key: str) -> None:
         """Forget one answer; nothing happens if there is none."""
@@ -414,6 +474,56 @@ class Store:
         with self._session() as s:
             return [_answer_record(row) for row in s.execute(query).scalars()]
 
+    # --- translation queue ---------------------------------------------------------------------
+
+    def pending_translations(self, limit: int = 100) -> list[PendingText]:
+        """Up to ``limit`` answers waiting for an English translation, oldest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("limit must be a positive whole number")
+        query = (
+            select(AnswerRow.id, AnswerRow.language, AnswerRow.text)
+            .where(AnswerRow.translation_state == "pending")
+            .order_by(AnswerRow.id)
+            .limit(limit)
+        )
+        with self._session() as s:
+            return [
+                PendingText(answer_id, language, text)
+                for answer_id, language, text in s.execute(query)
+            ]
+
+    def set_translation(
+        self, answer_id: int, english: Anonymised, *, source_text: str | None = None
+    ) -> bool:
+        """Store the anonymised English text of a pending answer; its state becomes ``done``.
+
+        ``english`` must come from ``bot.anonymiser.anonymise()``; a plain ``str`` raises
+        TypeError. Returns False, and changes nothing, if the answer is no longer pending
+        (withdrawn, replaced by the patient or already translated) or, when ``source_text`` is
+        given, if its original text is no longer ``source_text`` (so a translation of an older
+        answer never lands on a newer one).
+        """
+        _check_anonymised(english, "english")
+        statement = (
+            update(AnswerRow)
+            .where(AnswerRow.id == answer_id, AnswerRow.translation_state == "pending")
+            .values(text_en=english.text, translation_state="done")
+        )
+        if source_text is not None:
+            statement = statement.where(AnswerRow.text == source_text)
+        with self._session() as s, s.begin():
+            return s.execute(statement).rowcount == 1
+
+    def count_pending(self) -> int:
+        """How many answers are waiting for an English translation."""
+        query = (
+            select(func.count())
+            .select_from(AnswerRow)
+            .where(AnswerRow.translation_state == "pending")
+        )
+        with self._session() as s:
+            return s.execute(query).scalar_one()
+
     def export_rows(
         self,
         *,
@@ -449,6 +559,8 @@ def _export_row(answer: AnswerRow, response: ResponseRow) -> dict:
         "question_key": answer.question_key,
         "choices": "; ".join(answer.choices) if answer.choices is not None else None,
         "text": answer.text,
+        "text_en": answer.text_en,
+        "translation_state": answer.translation_state,
         "language": answer.language,
         "channel": answer.channel,
         "service": answer.service,

@@ -20,21 +20,41 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from bot.anonymiser import AnonymisationError, Anonymised, anonymise
-from bot.catalogue import Catalogue, catalogue, normalise_words
-from bot.questions import CONFIRM_STOP, QUESTIONS, Question, next_question, options_for
-from bot.settings import TrustSettings
+from bot.catalogue import (
+    DEFAULT_LANGUAGE,
+    Catalogue,
+    all_danger_words,
+    available_languages,
+    catalogue,
+    normalise_words,
+)
+from bot.language_id import identify
+from bot.questions import (
+    ASIDES,
+    CONFIRM_STOP,
+    LANGUAGE,
+    OFFER_LANGUAGE,
+    QUESTIONS,
+    Question,
+    next_question,
+    options_for,
+)
+from bot.settings import TrustSettings, trust_settings
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 5000  # characters kept of one free-text answer; the rest is dropped
+MAX_TEXT = 5000  # characters stored of one free-text answer (after anonymising)
+MAX_MESSAGE = 20_000  # characters of a message looked at at all; a guard, not a limit
+# Channels we know; anything else a client claims is stored as "unknown".
+KNOWN_CHANNELS = frozenset({"rest", "cmdline", "web", "twilio_sms", "twilio_whatsapp"})
 # NLU intent -> command. "go_back" because Rasa reserves the intent "back" for itself.
 COMMAND_INTENTS = {
     "help": "help", "repeat": "repeat", "skip": "skip", "go_back": "back", "stop": "stop",
-    "start_again": "start_again", "withdraw": "withdraw",
+    "start_again": "start_again", "withdraw": "withdraw", "change_language": "change_language",
 }
+ASIDE_KEYS = frozenset(q.key for q in ASIDES)
 COMMAND_CONFIDENCE = 0.8
-COMMAND_MAX_WORDS = 4  # on a free-text question, longer messages are answers
 SAFETY_CONFIDENCE = 0.6
 _RECEIPT = re.compile(r"\bPV[\s\-]*([A-Z0-9]{6})\b", re.IGNORECASE)
 _PAYLOAD = re.compile(r"^\s*/\w+")
@@ -58,6 +78,7 @@ class Reply:
 
     key: str
     params: dict[str, str] = field(default_factory=dict)
+    language: str | None = None  # None: the conversation's language
 
 
 @dataclass
@@ -71,6 +92,9 @@ class SurveyState:
     response_id: str | None = None
     resume: str | None = None
     finished: bool = False
+    language: str = DEFAULT_LANGUAGE
+    offered: list[str] = field(default_factory=list)
+    pending_language: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,6 +113,9 @@ class SurveyState:
                 response_id=_id_or_none(raw.get("response_id")),
                 resume=_key_or_none(raw.get("resume")),
                 finished=bool(raw.get("finished", False)),
+                language=_language(raw.get("language", DEFAULT_LANGUAGE)),
+                offered=[_language(code) for code in raw.get("offered", [])],
+                pending_language=_language_or_none(raw.get("pending_language")),
             )
         except (TypeError, ValueError, AttributeError):
             return cls()
@@ -105,6 +132,16 @@ def _key_or_none(value: object) -> str | None:
     return None if value is None else _key(value)
 
 
+def _language(value: object) -> str:
+    if value not in available_languages():
+        raise ValueError("unknown language")
+    return str(value)
+
+
+def _language_or_none(value: object) -> str | None:
+    return None if value is None else _language(value)
+
+
 def _id_or_none(value: object) -> str | None:
     if value is None:
         return None
@@ -114,10 +151,14 @@ def _id_or_none(value: object) -> str | None:
 
 
 def clean_text(text: object) -> str:
-    """Printable text of at most MAX_TEXT characters (control characters removed)."""
+    """Printable text (control characters removed), at most MAX_MESSAGE characters."""
     if not isinstance(text, str):
         return ""
-    return _CONTROL.sub(" ", text).strip()[:MAX_TEXT]
+    return _CONTROL.sub(" ", text[:MAX_MESSAGE]).strip()
+
+
+def known_channel(channel: object) -> str:
+    return channel if isinstance(channel, str) and channel in KNOWN_CHANNELS else "unknown"
 
 
 def contains_any(text: str, phrases: tuple[str, ...]) -> bool:
@@ -125,11 +166,14 @@ def contains_any(text: str, phrases: tuple[str, ...]) -> bool:
     return any(f" {phrase} " in padded for phrase in phrases)
 
 
-def is_danger(message: Message, words: Catalogue, *, trust_intent: bool = True) -> bool:
-    """Danger by NLU or by word list: either is enough. Over-signposting is the safe error."""
+def is_danger(message: Message, *, trust_intent: bool = True) -> bool:
+    """Danger by NLU or by the word list of any language: either is enough.
+
+    Over-signposting is the safe error.
+    """
     by_intent = trust_intent and message.intent == "danger" and (
         message.confidence >= SAFETY_CONFIDENCE)
-    return by_intent or contains_any(message.text, words.danger_words)
+    return by_intent or contains_any(message.text, all_danger_words())
 
 
 def is_complaint(message: Message, words: Catalogue, *, trust_intent: bool = True) -> bool:
@@ -149,12 +193,17 @@ class Survey:
     def __init__(
         self,
         store: Store,
-        settings: TrustSettings,
+        settings: TrustSettings | None = None,
         anonymiser: Callable[[str], Anonymised] = anonymise,
     ) -> None:
         self.store = store
-        self.settings = settings
+        self._settings = settings
         self.anonymise = anonymiser
+
+    @property
+    def settings(self) -> TrustSettings:
+        """Fixed settings (tests) or the trust file, re-read when it changes."""
+        return self._settings or trust_settings()
 
     # -- the turn -------------------------------------------------------------------
 
@@ -163,15 +212,19 @@ class Survey:
     ) -> list[Reply]:
         message = Message(clean_text(message.text), message.intent, message.confidence,
                           message.option)
-        words = catalogue(language)
-        turn = _Turn(self, state, message, words, language, channel)
+        if state.current is None and language in available_languages():
+            state.language = language
+        turn = _Turn(self, state, message, known_channel(channel))
         # A message that is plainly one of the offered choices ("No settled home") is an
         # answer, whatever NLU makes of it; the danger word list still applies to it.
         answer = turn.is_choice_answer()
-        danger = is_danger(message, words, trust_intent=not answer)
-        complaint = is_complaint(message, words, trust_intent=not answer)
-        replies = [Reply("signpost_danger")] * danger + [Reply("pals_info")] * complaint
-        return replies + turn.run(interrupted=danger or complaint)
+        danger = is_danger(message, trust_intent=not answer)
+        complaint = is_complaint(message, turn.words, trust_intent=not answer)
+        # Safety words go out in the language the patient wrote in, if we can tell.
+        spoken = (turn.spoken or state.language) if danger else state.language
+        replies = [Reply("signpost_danger", language=spoken)] * danger
+        replies += [Reply("pals_info")] * complaint
+        return replies + turn.run(danger=danger, complaint=complaint)
 
 
 @dataclass
@@ -181,27 +234,46 @@ class _Turn:
     survey: Survey
     state: SurveyState
     message: Message
-    words: Catalogue
-    language: str
     channel: str
 
     @property
     def store(self) -> Store:
         return self.survey.store
 
-    def run(self, *, interrupted: bool) -> list[Reply]:
+    @property
+    def language(self) -> str:
+        return self.state.language
+
+    @property
+    def words(self) -> Catalogue:
+        """The words of the question being asked (an offer is made in the offered language)."""
+        if self.state.current == OFFER_LANGUAGE.key and self.state.pending_language:
+            return catalogue(self.state.pending_language)
+        return catalogue(self.state.language)
+
+    @property
+    def spoken(self) -> str | None:
+        """The language the message is written in, when it is long and clear enough."""
+        if "_spoken" not in self.__dict__:
+            text = self.message.text
+            self.__dict__["_spoken"] = None if is_payload(text) else identify(text)
+        return self.__dict__["_spoken"]
+
+    def run(self, *, danger: bool = False, complaint: bool = False) -> list[Reply]:
         fresh = self.state.current is None
         if fresh:
-            self.state.current = "welcome"
+            self.state.current = LANGUAGE.key  # first of all: which language
         question = QUESTIONS[self.state.current]
         command = self.command(question)
         if command == "withdraw":
             return self.withdraw()
         if fresh:
-            return [self.ask()]
+            return self.offer_language() or [self.ask()]
         if self.state.finished:
             return self.after_finish(command)
-        if interrupted and question.kind != "text":
+        # After signposting, carry on where we were. A complaint written as an answer to a
+        # free-text question is still feedback, so it is kept (PALS details were given).
+        if danger or (complaint and question.kind != "text"):
             return [self.ask()]
         if command:
             return getattr(self, f"do_{command}")(question)
@@ -224,26 +296,36 @@ class _Turn:
             return "withdraw"
         if question.kind != "text" and self.parse_choice(question) is not None:
             return None
-        for name, phrases in self.words.commands.items():
-            if text in phrases and not is_payload(self.message.text):
-                return name
+        for words in (self.words, catalogue(DEFAULT_LANGUAGE)):  # English always works
+            for name, phrases in words.commands.items():
+                if text in phrases and not is_payload(self.message.text):
+                    return name
         command = COMMAND_INTENTS.get(self.message.intent or "")
         if command is None or self.message.confidence < COMMAND_CONFIDENCE:
             return None
-        if question.kind == "text" and (command == "withdraw"
-                                        or len(text.split()) > COMMAND_MAX_WORDS):
-            return None  # on a free-text question, a guessed command must not eat the answer
+        if question.kind == "text":
+            return None  # on a free-text question only the exact command words count
         return command
 
     def first_word_is(self, command: str) -> bool:
         text = normalise_words(_RECEIPT.sub("", self.message.text))
-        by_intent = COMMAND_INTENTS.get(self.message.intent or "") == command
-        return text in self.words.commands.get(command, ()) or by_intent
+        return text in self.words.commands.get(command, ()) or text in catalogue(
+            DEFAULT_LANGUAGE).commands.get(command, ())
 
     def labels(self, question: Question) -> dict[str, str]:
         values = options_for(question, self.survey.settings)
-        services = {s.key: s.name(self.language) for s in self.survey.settings.services}
+        if question.key == LANGUAGE.key:
+            return {code: catalogue(code).name for code in values}
+        services = {s.key: s.name(self.words.code) for s in self.survey.settings.services}
         return {v: services.get(v) or self.words.choices.get(v, v) for v in values}
+
+    def known_words(self, value: str) -> tuple[str, ...]:
+        """Typed words that pick ``value``: this language's, then English's."""
+        if value in available_languages():
+            language = catalogue(value)
+            return (normalise_words(language.english_name), value)
+        english = catalogue(DEFAULT_LANGUAGE)
+        return self.words.choice_words.get(value, ()) + english.choice_words.get(value, ())
 
     def parse_choice(self, question: Question) -> list[str] | None:
         """Choice values picked by a button, numbers ("1 3"), labels or known words."""
@@ -265,7 +347,7 @@ class _Turn:
     def numbers(self, values: list[str]) -> list[str] | None:
         tokens = [t for t in normalise_words(self.message.text).split()
                   if t not in self.words.and_words]
-        numbers = [self.words.number_words.get(t) or (int(t) if t.isdigit() else None)
+        numbers = [self.words.number_words.get(t) or (int(t) if t.isdecimal() else None)
                    for t in tokens]
         if not numbers or None in numbers or not all(1 <= n <= len(values) for n in numbers):
             return None
@@ -276,16 +358,37 @@ class _Turn:
         exact = [v for v, label in labels.items() if normalise_words(label) == said]
         if len(exact) == 1:
             return exact
-        known = [v for v in labels if said in self.words.choice_words.get(v, ())]
+        known = [v for v in labels if said in self.known_words(v)]
         return known if len(known) == 1 else None
 
     # -- asking ---------------------------------------------------------------------
 
     def ask(self, key: str | None = None) -> Reply:
-        return Reply(QUESTIONS[key or self.state.current].response_key)
+        question = QUESTIONS[key or self.state.current]
+        if question.key == OFFER_LANGUAGE.key:
+            offered = self.words
+            return Reply(question.response_key, {"language_name": offered.name}, offered.code)
+        return Reply(question.response_key, language=self.language)
 
     def not_understood(self) -> list[Reply]:
-        return [Reply("not_understood"), self.ask()]
+        return self.offer_language() or [Reply("not_understood"), self.ask()]
+
+    def offer_language(self) -> list[Reply] | None:
+        """Written in another of our languages? Offer to carry on in it (once per language)."""
+        spoken = self.spoken
+        if spoken is None or spoken == self.language or spoken in self.state.offered:
+            return None
+        self.state.offered.append(spoken)
+        self.state.pending_language = spoken
+        if self.state.current not in ASIDE_KEYS:
+            self.state.resume = self.state.current
+        self.state.current = OFFER_LANGUAGE.key
+        return [self.ask()]
+
+    def back_from_aside(self) -> list[Reply]:
+        """Return to the question the patient was on (the welcome at the very start)."""
+        self.state.current, self.state.resume = self.state.resume or "welcome", None
+        return [self.ask()]
 
     # -- answers --------------------------------------------------------------------
 
@@ -297,6 +400,10 @@ class _Turn:
             return self.begin() if picked == ["start"] else self.finish_without_saving()
         if question.key == CONFIRM_STOP.key:
             return self.confirm_stop(picked[0])
+        if question.key == LANGUAGE.key:
+            return self.choose_language(picked[0])
+        if question.key == OFFER_LANGUAGE.key:
+            return self.answer_offer(picked[0])
         self.state.choices[question.key] = picked
         self.remember(question, choices=picked)
         extra = [Reply("involvement_contact")] if question.key == "involvement" and picked == [
@@ -311,9 +418,12 @@ class _Turn:
             cleaned = self.survey.anonymise(text)
         except AnonymisationError:
             log.error("anonymiser failed; answer to %s not stored", question.key)
+            self.forget(question.key)  # an earlier answer to it must not stand in
             return [Reply("answer_not_saved"), *self.advance(question)]
-        self.remember(question, text=cleaned)
-        return self.advance(question)
+        cleaned = Anonymised(cleaned.text[:MAX_TEXT], cleaned.tags)
+        self.remember(question, text=cleaned, language=self.spoken or self.language)
+        following = self.advance(question)
+        return following if self.state.finished else (self.offer_language() or following)
 
     def remember(self, question: Question, **answer: object) -> None:
         rid = self.state.response_id
@@ -321,7 +431,7 @@ class _Turn:
             self.store.update_response(rid, respondent=answer["choices"][0])
         if question.key == "service":
             self.store.update_response(rid, service=answer["choices"][0])
-        self.store.save_answer(rid, question.key, **answer)
+        self.store.save_answer(rid, question.key, **answer)  # type: ignore[arg-type]
         if question.key not in self.state.stored:
             self.state.stored.append(question.key)
 
@@ -330,10 +440,8 @@ class _Turn:
         if key in self.state.stored:
             self.store.delete_answer(self.state.response_id, key)
             self.state.stored.remove(key)
-        if key == "service":
-            self.store.update_response(self.state.response_id, service=None)
-        if key == "respondent":
-            self.store.update_response(self.state.response_id, respondent=None)
+        if key in ("service", "respondent"):
+            self.store.update_response(self.state.response_id, clear=(key,))
 
     def advance(self, question: Question) -> list[Reply]:
         """Move past ``question``; answers to questions that no longer apply are dropped."""
@@ -380,8 +488,8 @@ class _Turn:
         return self.advance(question)
 
     def do_back(self, question: Question) -> list[Reply]:
-        if question.key == CONFIRM_STOP.key:
-            return self.confirm_stop("carry_on")
+        if question.key in ASIDE_KEYS:
+            return self.back_from_aside()
         if not self.state.history:
             return [Reply("back_at_start"), self.ask()]
         self.state.current = self.state.history.pop()
@@ -402,14 +510,37 @@ class _Turn:
             self.store.delete_response(self.state.response_id)
             self.state.finished = True
             return [Reply("stopped_deleted")]
-        self.state.current, self.state.resume = self.state.resume or "welcome", None
+        return self.back_from_aside()
+
+    def choose_language(self, code: str) -> list[Reply]:
+        changed = code != self.state.language
+        self.state.language = code
+        if self.state.response_id is not None:
+            self.store.update_response(self.state.response_id, language=code)
+        said = [Reply("language_changed", language=code)] if changed and (
+            self.state.resume is not None) else []
+        return said + self.back_from_aside()
+
+    def answer_offer(self, choice: str) -> list[Reply]:
+        code, self.state.pending_language = self.state.pending_language, None
+        if choice == "yes" and code:
+            return self.choose_language(code)
+        if self.state.resume is None:  # at the very start: show every language
+            self.state.current = LANGUAGE.key
+            return [self.ask()]
+        return self.back_from_aside()
+
+    def do_change_language(self, question: Question) -> list[Reply]:
+        if question.key not in ASIDE_KEYS:
+            self.state.resume = question.key
+        self.state.current = LANGUAGE.key
         return [self.ask()]
 
     def do_start_again(self, question: Question) -> list[Reply]:
         cleared = self.state.response_id is not None and not self.state.finished
         if cleared:
             self.store.delete_response(self.state.response_id)
-        fresh = SurveyState(current="welcome")
+        fresh = SurveyState(current="welcome", language=self.state.language)
         self.state.__dict__.update(fresh.__dict__)
         return [Reply("started_again")] * cleared + [self.ask()]
 

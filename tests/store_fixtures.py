@@ -7,15 +7,22 @@ schema, dropped afterwards. Without it the PostgreSQL cases are skipped, except 
 
 Import the fixtures (``store``, ``store_url``, ``postgres_url``, ``clock``) into a test module
 with ``from store_fixtures import clock_fixture, store_fixture, ...  # noqa: F401``.
+
+:class:`FakeGoogle` stands in for Google Translate at the HTTP layer (with respx), so the real
+googletrans client runs in tests and nothing ever reaches Google; the ``fake_google``
+fixture installs it, and any other HTTP request made by httpx during the test fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from datetime import date
 
+import httpx
 import pytest
+import respx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -90,3 +97,69 @@ def store_fixture(store_url, clock):
     store = Store(store_url, today=clock)
     yield store
     store.close()
+
+
+# --- a fake Google Translate ------------------------------------------------------------------
+
+GOOGLE_TRANSLATE = "https://translate.googleapis.com/translate_a/single"
+FAKE_MODES = ("up", "429", "503", "timeout", "slow", "connect", "malformed")
+
+
+class FakeGoogle:
+    """The ``client=gtx`` endpoint that googletrans 4.0.2 calls, answering as ``mode`` says.
+
+    ``up``: a reply in Google's shape, ``[[[english, original, null, null, 10]], null, src]``,
+    with the English from ``translations`` (original -> English) or ``"EN(<src>): <text>"``;
+    ``429``/``503``: that status; ``timeout``: httpx's read timeout; ``slow``: waits
+    ``slow_seconds`` before answering; ``connect``: connection refused; ``malformed``: a 200
+    with ``malformed_body`` (an HTML block page unless set). ``upcoming`` modes, if any, are
+    used first, one per request. ``requests`` keeps every request.
+    """
+
+    def __init__(self, router: respx.MockRouter):
+        self.mode = "up"
+        self.upcoming: list[str] = []
+        self.translations: dict[str, str] = {}
+        self.malformed_body = "<html><body>Our systems have detected unusual traffic</body></html>"
+        self.slow_seconds = 5.0
+        self.requests: list[httpx.Request] = []
+        self.route = router.get(GOOGLE_TRANSLATE).mock(side_effect=self._reply)
+
+    @property
+    def texts(self) -> list[str]:
+        """The ``q`` (text) of each request, in order."""
+        return [request.url.params["q"] for request in self.requests]
+
+    def _reply(self, request: httpx.Request):
+        mode = self.upcoming.pop(0) if self.upcoming else self.mode
+        assert mode in FAKE_MODES, mode
+        self.requests.append(request)
+        if mode in ("429", "503"):
+            return httpx.Response(int(mode), text="Too many requests or unavailable")
+        if mode == "timeout":
+            raise httpx.ReadTimeout("read timed out", request=request)
+        if mode == "connect":
+            raise httpx.ConnectError("connection refused", request=request)
+        if mode == "malformed":
+            return httpx.Response(200, text=self.malformed_body)
+        if mode == "slow":
+            return self._slow(request)
+        return self._translation(request)
+
+    async def _slow(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(self.slow_seconds)
+        return self._translation(request)
+
+    def _translation(self, request: httpx.Request) -> httpx.Response:
+        text, src = request.url.params["q"], request.url.params["sl"]
+        english = self.translations.get(text, f"EN({src}): {text}")
+        return httpx.Response(
+            200, json=[[[english, text, None, None, 10]], None, src, None, None, None, None, []]
+        )
+
+
+@pytest.fixture(name="fake_google")
+def fake_google_fixture():
+    """A :class:`FakeGoogle`; every other HTTP request through httpx fails the test."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        yield FakeGoogle(router)

@@ -14,6 +14,7 @@ from actions.actions import (
     ActionBack,
     ActionDefaultFallback,
     ActionRestart,
+    ActionSessionStart,
     ActionSurvey,
     language_of,
     message_from,
@@ -89,7 +90,16 @@ async def test_a_tampered_survey_slot_restarts_cleanly(rating_tracker) -> None:
     raw = copy.deepcopy(rating_tracker)
     raw["slots"]["survey"] = {"current": "'; drop table answers; --"}
     _, messages = await run(ActionSurvey(), raw)
-    assert [m["response"] for m in messages] == ["welcome"]
+    assert [m["response"] for m in messages] == ["ask_language"]
+
+
+async def test_a_failing_turn_still_answers_the_patient(rating_tracker, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("Dr Secret 07700 900123")
+
+    monkeypatch.setattr("bot.survey.Survey.handle", broken)
+    events, messages = await run(ActionSurvey(), rating_tracker)
+    assert [m["response"] for m in messages] == ["answer_not_saved"] and events == []
 
 
 def test_message_from_ignores_odd_shapes(rating_tracker) -> None:
@@ -105,3 +115,18 @@ def test_unknown_language_slot_falls_back_to_english(rating_tracker) -> None:
     raw = copy.deepcopy(rating_tracker)
     raw["slots"]["language"] = "../../x"
     assert language_of(tracker_from(raw)) == "en"
+
+
+async def test_a_new_session_keeps_the_survey(rating_tracker) -> None:
+    events, messages = await run(ActionSessionStart(), rating_tracker)
+    assert [e["event"] for e in events] == ["session_started", "slot", "slot", "action"]
+    assert events[1]["value"]["current"] == "rating" and messages == []
+
+
+async def test_a_failed_turn_logs_no_patient_text(rating_tracker, monkeypatch, caplog) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("Dr Secret 07700 900123")
+
+    monkeypatch.setattr("bot.survey.Survey.handle", broken)
+    await run(ActionSurvey(), rating_tracker)
+    assert "RuntimeError" in caplog.text and "Secret" not in caplog.text

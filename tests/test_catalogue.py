@@ -23,7 +23,7 @@ CODE_KEYS = {
     "answer_not_saved", "stopped_kept", "stopped_deleted", "stopped_nothing_saved",
     "started_again", "withdrawn", "withdraw_not_found", "withdraw_how", "finished",
 }
-KNOWN_PLACEHOLDERS = {"trust_name", "pals_phone", "pals_email", "engagement_phone",
+KNOWN_PLACEHOLDERS = {"trust_name", "pals_phone", "pals_email", "engagement_phone", "language_name",
                       "engagement_email", "receipt"}
 
 

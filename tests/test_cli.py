@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
-from store_fixtures import Clock
+from store_fixtures import Clock, fake_google_fixture  # noqa: F401  (fixture)
 
 from bot.anonymiser import Anonymised
 from bot.cli import main
@@ -125,6 +125,10 @@ def test_export_of_an_empty_database(tmp_path):
         ["export", "--format", "csv", "--until", "yesterday"],
         ["export", "--format", "csv", "--since", "2024-02-01", "--until", "2024-01-01"],
         ["frobnicate"],
+        ["translate-pending", "--limit", "0"],
+        ["translate-pending", "--limit", "many"],
+        ["translate-pending", "--timeout", "-1"],
+        ["translate-pending", "--timeout", "nan"],
     ],
 )
 def test_bad_arguments_exit_with_2(argv, capsys):
@@ -145,3 +149,110 @@ def test_migrate_creates_the_schema(tmp_path, capsys):
     assert {"responses", "answers", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()
     assert main(["migrate", "--database-url", url]) == 0
+
+
+# --- translate-pending -----------------------------------------------------------------------
+# The database fixture has one English, one Welsh and one Arabic comment: two are pending.
+
+
+def export_json(url: str, tmp_path) -> list[dict]:
+    out = tmp_path / "export.json"
+    assert main(["export", "--format", "json", "-o", str(out), "--database-url", url]) == 0
+    return [
+        r for r in json.loads(out.read_text(encoding="utf-8")) if r["question_key"] == "comment"
+    ]
+
+
+def test_translate_pending_with_googletrans_against_a_fake_google(
+    database, tmp_path, fake_google, capsys
+):
+    url, _ = database
+    assert main(["translate-pending", "--database-url", url]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "translated 2, failed 0, still pending 0\n"
+    assert SECRET_TEXT not in captured.out + captured.err
+    assert sorted(r.url.params["sl"] for r in fake_google.requests) == ["ar", "cy"]
+    rows = export_json(url, tmp_path)
+    assert [(r["language"], r["text"], r["text_en"], r["translation_state"]) for r in rows] == [
+        ("en", SECRET_TEXT, SECRET_TEXT, "not_needed"),
+        ("cy", SECRET_TEXT, f"EN(cy): {SECRET_TEXT}", "done"),
+        ("ar", SECRET_TEXT, f"EN(ar): {SECRET_TEXT}", "done"),
+    ]
+    assert main(["translate-pending", "--database-url", url]) == 0
+    assert capsys.readouterr().out == "translated 0, failed 0, still pending 0\n"
+    assert len(fake_google.requests) == 2
+
+
+def test_translate_pending_exits_1_while_google_is_unavailable(
+    database, tmp_path, fake_google, capsys
+):
+    url, _ = database
+    fake_google.mode = "429"
+    assert main(["translate-pending", "--database-url", url]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "translated 0, failed 1, still pending 2\n"
+    assert "unavailable (HTTP 429)" in captured.err and SECRET_TEXT not in captured.err
+    assert [r["translation_state"] for r in export_json(url, tmp_path)] == [
+        "not_needed",
+        "pending",
+        "pending",
+    ]
+    fake_google.mode = "up"
+    assert main(["translate-pending", "--database-url", url]) == 0
+    assert capsys.readouterr().out == "translated 2, failed 0, still pending 0\n"
+
+
+def test_translate_pending_exits_0_when_some_were_translated(database, fake_google, capsys):
+    url, _ = database
+    fake_google.upcoming = ["up", "503"]
+    assert main(["translate-pending", "--database-url", url]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "translated 1, failed 1, still pending 1\n"
+    assert "unavailable (HTTP 503)" in captured.err
+
+
+def test_translate_pending_limit_and_timeout(database, fake_google, capsys):
+    url, _ = database
+    assert main(["translate-pending", "--limit", "1", "--database-url", url]) == 0
+    assert capsys.readouterr().out == "translated 1, failed 0, still pending 1\n"
+    fake_google.mode = "slow"
+    fake_google.slow_seconds = 30
+    args = ["translate-pending", "--timeout", "0.1", "--database-url", url]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "translated 0, failed 1, still pending 1\n"
+    assert "timed out" in captured.err
+
+
+class UpperCaseTranslator:
+    """Another translation service, plugged in through ``main(translator=...)``."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    async def to_english(self, text: str, source: str) -> str:
+        self.calls.append(source)
+        return f"{text.upper()} 07700 900123"
+
+
+def test_translate_pending_with_another_translator(database, tmp_path, fake_google, capsys):
+    url, _ = database
+    translator = UpperCaseTranslator()
+    assert main(["translate-pending", "--database-url", url], translator=translator) == 0
+    assert capsys.readouterr().out == "translated 2, failed 0, still pending 0\n"
+    assert translator.calls == ["cy", "ar"] and fake_google.requests == []
+    texts = [r["text_en"] for r in export_json(url, tmp_path)]
+    assert texts[1:] == [f"{SECRET_TEXT.upper()} [PHONE]"] * 2  # anonymised again
+
+
+def test_translate_pending_on_an_empty_database(tmp_path, fake_google, capsys):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert main(["translate-pending", "--database-url", url]) == 0
+    assert capsys.readouterr().out == "translated 0, failed 0, still pending 0\n"
+    assert fake_google.requests == []
+
+
+def test_translate_pending_help_explains_the_exit_status(capsys):
+    assert main(["translate-pending", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "exit status" in out and "still pending" in out and "--limit" in out

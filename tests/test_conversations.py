@@ -36,15 +36,18 @@ def new_response(servers: Servers, before: dict) -> dict:
 
 
 def begin(patient: Patient) -> None:
-    """Open the chat, agree to start, say who is answering and pick the first service."""
-    assert "wants to hear about your care" in patient.says_and_hears("hello")
+    """Open the chat, choose English, agree, say who is answering, reach the services."""
+    assert "Which language" in patient.says_and_hears("hello")
+    assert "wants to hear about your care" in patient.says_and_hears("1")
     assert "Who is answering" in patient.says_and_hears("yes")
     assert "Which service" in patient.says_and_hears("1")
 
 
 def test_a_full_visit_is_stored_anonymised(servers: Servers, patient: Patient) -> None:
     before = responses(servers)
-    welcome = patient.say("hello")
+    languages = patient.say("hello")
+    assert [b["title"] for b in languages[0]["buttons"]][:3] == ["English", "Cymraeg", "Polski"]
+    welcome = patient.click(languages, "English")
     assert "Example NHS Foundation Trust" in welcome[0]["text"]
     assert [b["title"] for b in welcome[0]["buttons"]] == ["Yes, start", "No, not now"]
     asked = patient.click(welcome, "Yes, start")
@@ -92,6 +95,7 @@ def test_a_full_visit_is_stored_anonymised(servers: Servers, patient: Patient) -
 def test_skipping_everything_still_finishes(servers: Servers, patient: Patient) -> None:
     before = responses(servers)
     patient.say("hi")
+    patient.say("English")
     patient.say("yes")
     said = ""
     for _ in range(30):
@@ -174,6 +178,7 @@ def test_danger_in_the_middle_signposts_then_carries_on(
 def test_a_carer_answers_for_someone(servers: Servers, patient: Patient) -> None:
     before = responses(servers)
     patient.say("hello")
+    patient.say("1")
     patient.say("yes")
     patient.say("I am helping someone else")
     assert new_response(servers, before)["respondent"] == "helper"
@@ -247,7 +252,9 @@ def test_no_phone_number_sender_or_raw_text_in_store_or_logs(servers: Servers) -
     patient.say("1")
     patient.say("1")
     patient.say("Call Nurse Bloggs on 07700 900987, my NHS number is 943 476 5919")
-    patient.say('/inform{"note":"Nurse Bloggs 07700 900987"}')
+    for payload in ('/inform{"note":"Nurse Bloggs 07700 900987"}', "/", '/{"x":"Bloggs"}',
+                    "/@0.5Bloggs", "/session_start"):
+        patient.say(payload)
     for row in responses(servers).values():
         flat = repr(row)
         assert "7700900456" not in flat and "900987" not in flat and "Bloggs" not in flat
@@ -258,3 +265,12 @@ def test_no_phone_number_sender_or_raw_text_in_store_or_logs(servers: Servers) -
     logs = servers.log_text()
     for secret in ("7700900456", "900987", "Bloggs", "476 5919", "Call Nurse"):
         assert secret not in logs
+
+
+def test_a_typed_session_start_does_not_lose_the_place(servers: Servers, patient: Patient) -> None:
+    before = responses(servers)
+    begin(patient)
+    patient.say("1")
+    patient.say("/session_start")
+    assert "why you gave that answer" in patient.says_and_hears("2")
+    assert set(new_response(servers, before)["answers"]) == {"respondent", "service", "rating"}

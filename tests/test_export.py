@@ -31,6 +31,8 @@ def row(**values) -> dict:
         "question_key": "comment",
         "choices": None,
         "text": None,
+        "text_en": None,
+        "translation_state": "not_needed",
         "language": "en",
         "channel": "web",
         "service": "ae",
@@ -62,11 +64,12 @@ def test_neutralise_cell_writes_none_as_empty():
 def test_csv_neutralises_formulas_in_every_column(tmp_path, value):
     path = tmp_path / "out.csv"
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        write_csv([row(text=value, choices=value, service=value)], handle)
+        write_csv([row(text=value, text_en=value, choices=value, service=value)], handle)
     header, cells = read_csv_file(path)
     record = dict(zip(header, cells, strict=True))
     expected = "'" + value.replace("\0", "\ufffd")
-    assert record["text"] == record["choices"] == record["service"] == expected
+    assert record["text"] == record["text_en"] == record["choices"] == record["service"]
+    assert record["text"] == expected
 
 
 def test_csv_replaces_nul_anywhere():
@@ -78,7 +81,8 @@ def test_csv_replaces_nul_anywhere():
 def test_csv_file_starts_with_a_bom_and_has_the_fixed_header(tmp_path):
     path = tmp_path / "out.csv"
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        assert write_csv([row(text="fine"), row(question_key="overall")], handle) == 2
+        rows = [row(text="fine", text_en="fine"), row(question_key="overall")]
+        assert write_csv(rows, handle) == 2
     assert path.read_bytes().startswith(BOM.encode("utf-8"))
     assert path.read_bytes().count(BOM.encode("utf-8")) == 1
     rows = read_csv_file(path)
@@ -91,12 +95,38 @@ def test_csv_file_starts_with_a_bom_and_has_the_fixed_header(tmp_path):
         "comment",
         "",
         "fine",
+        "fine",
+        "not_needed",
         "en",
         "web",
         "ae",
         "patient",
     ]
     assert len(rows) == 3
+
+
+def test_translation_columns_follow_the_original_text():
+    assert COLUMNS[COLUMNS.index("text") :][:4] == (
+        "text",
+        "text_en",
+        "translation_state",
+        "language",
+    )
+    stream = io.StringIO()
+    original = "Dziękuję, było świetnie"
+    write_csv(
+        [
+            row(text=original, language="pl", translation_state="pending"),
+            row(text=original, language="pl", text_en="Thank you", translation_state="done"),
+        ],
+        stream,
+        bom=False,
+    )
+    header, pending, done = csv.reader(io.StringIO(stream.getvalue()))
+    assert dict(zip(header, pending, strict=True))["text_en"] == ""
+    assert dict(zip(header, done, strict=True))["text_en"] == "Thank you"
+    assert [r[header.index("text")] for r in (pending, done)] == [original, original]
+    assert [r[header.index("translation_state")] for r in (pending, done)] == ["pending", "done"]
 
 
 def test_csv_without_bom_for_pipes():

@@ -34,6 +34,7 @@ import bot.store as store_module
 from bot.anonymiser import Anonymised
 from bot.store import (
     AnswerRecord,
+    PendingText,
     Store,
     UnknownResponse,
     alembic_config,
@@ -67,6 +68,8 @@ ANSWER_COLUMNS = {
     "service",
     "respondent",
     "answered_on",
+    "text_en",
+    "translation_state",
 }
 
 
@@ -157,6 +160,8 @@ def test_save_answer_copies_the_response_context(store, clock):
             "ae",
             "patient",
             date(2024, 3, 2),
+            None,
+            "not_needed",
         ),
         AnswerRecord(
             response_id,
@@ -168,6 +173,8 @@ def test_save_answer_copies_the_response_context(store, clock):
             "ae",
             "patient",
             date(2024, 3, 2),
+            None,
+            "pending",
         ),
     ]
 
@@ -231,6 +238,189 @@ def test_unknown_response_id_reads_as_missing(store):
     assert store.get_response("f" * 32) is None
     assert store.answers_for("f" * 32) == []
     assert store.delete_response("f" * 32) is False
+
+
+# --- translations ----------------------------------------------------------------------------
+
+
+def translation_of(store, response_id: str, key: str) -> tuple:
+    [answer] = [a for a in store.answers_for(response_id) if a.question_key == key]
+    return answer.language, answer.text, answer.text_en, answer.translation_state
+
+
+def test_english_text_is_its_own_translation(store):
+    response_id = store.start_response(language="en", channel="web")
+    store.save_answer(response_id, "comment", text=anon("Kind staff"))
+    store.save_answer(response_id, "overall", choices=["good"])
+    assert translation_of(store, response_id, "comment") == (
+        "en",
+        "Kind staff",
+        "Kind staff",
+        "not_needed",
+    )
+    assert translation_of(store, response_id, "overall") == ("en", None, None, "not_needed")
+    assert store.count_pending() == 0 and store.pending_translations() == []
+
+
+def test_text_in_another_language_waits_for_translation(store):
+    response_id = store.start_response(language="pl", channel="web")
+    store.save_answer(response_id, "overall", choices=["good"])
+    store.save_answer(response_id, "comment", text=anon("Miła obsługa"))
+    assert translation_of(store, response_id, "overall") == ("pl", None, None, "not_needed")
+    assert translation_of(store, response_id, "comment") == ("pl", "Miła obsługa", None, "pending")
+    [pending] = store.pending_translations()
+    assert pending == PendingText(pending.answer_id, "pl", "Miła obsługa")
+    assert isinstance(pending.answer_id, int) and store.count_pending() == 1
+
+
+@pytest.mark.parametrize(
+    ("chosen", "written", "stored", "state"),
+    [
+        ("ur", "en", "en", "not_needed"),
+        ("ur", "en-GB", "en-GB", "not_needed"),
+        ("en", "pl", "pl", "pending"),
+        ("cy", None, "cy", "pending"),
+        ("en", None, "en", "not_needed"),
+    ],
+)
+def test_save_answer_language_overrides_the_response_language(
+    store, chosen, written, stored, state
+):
+    response_id = store.start_response(language=chosen, channel="sms")
+    store.save_answer(response_id, "comment", text=anon("text"), language=written)
+    language, _, text_en, translation_state = translation_of(store, response_id, "comment")
+    assert (language, translation_state) == (stored, state)
+    assert text_en == ("text" if state == "not_needed" else None)
+    assert store.get_response(response_id).language == chosen
+
+
+def test_save_answer_rejects_an_empty_language(store):
+    response_id = store.start_response(language="en", channel="web")
+    with pytest.raises(ValueError):
+        store.save_answer(response_id, "comment", text=anon("text"), language=" ")
+    assert store.answers_for(response_id) == []
+
+
+def test_set_translation_stores_anonymised_english(store):
+    response_id = store.start_response(language="ur", channel="web")
+    store.save_answer(response_id, "comment", text=anon("original [PHONE]"))
+    [pending] = store.pending_translations()
+    with pytest.raises(TypeError):
+        store.set_translation(pending.answer_id, "Call me on 07700 900123")
+    assert store.count_pending() == 1
+    assert "Call me on 07700 900123" not in table_values(store.url)
+    assert store.set_translation(pending.answer_id, anon("Call me on [PHONE]")) is True
+    assert translation_of(store, response_id, "comment") == (
+        "ur",
+        "original [PHONE]",
+        "Call me on [PHONE]",
+        "done",
+    )
+    assert store.count_pending() == 0 and store.pending_translations() == []
+    # already done: a second translation changes nothing
+    assert store.set_translation(pending.answer_id, anon("other")) is False
+    assert translation_of(store, response_id, "comment")[2] == "Call me on [PHONE]"
+    assert store.export_rows()[0]["text_en"] == "Call me on [PHONE]"
+    assert store.export_rows()[0]["translation_state"] == "done"
+
+
+def test_set_translation_does_not_land_on_a_changed_or_withdrawn_answer(store):
+    response_id = store.start_response(language="pl", channel="web")
+    store.save_answer(response_id, "comment", text=anon("pierwszy"))
+    [old] = store.pending_translations()
+    store.save_answer(response_id, "comment", text=anon("drugi"))
+    assert store.set_translation(old.answer_id, anon("first"), source_text="pierwszy") is False
+    assert translation_of(store, response_id, "comment") == ("pl", "drugi", None, "pending")
+    assert store.set_translation(old.answer_id, anon("second"), source_text="drugi") is True
+    store.delete_response(response_id)
+    assert store.set_translation(old.answer_id, anon("second")) is False
+    assert store.set_translation(10**6, anon("nothing")) is False
+
+
+def test_replacing_a_translated_answer_makes_it_pending_again(store):
+    response_id = store.start_response(language="pl", channel="web")
+    store.save_answer(response_id, "comment", text=anon("pierwszy"))
+    [pending] = store.pending_translations()
+    store.set_translation(pending.answer_id, anon("first"))
+    store.save_answer(response_id, "comment", text=anon("drugi"))
+    assert translation_of(store, response_id, "comment") == ("pl", "drugi", None, "pending")
+    store.save_answer(response_id, "comment", text=anon("third"), language="en")
+    assert translation_of(store, response_id, "comment") == ("en", "third", "third", "not_needed")
+    store.save_answer(response_id, "comment", choices=["nothing"])
+    assert translation_of(store, response_id, "comment") == ("pl", None, None, "not_needed")
+
+
+def test_pending_translations_oldest_first_with_a_limit(store):
+    ids = []
+    for language in ("pl", "ur", "en", "ar", "so"):
+        response_id = store.start_response(language=language, channel="web")
+        store.save_answer(response_id, "comment", text=anon(f"text in {language}"))
+        ids.append(response_id)
+    assert store.count_pending() == 4
+    assert [p.language for p in store.pending_translations()] == ["pl", "ur", "ar", "so"]
+    assert [p.text for p in store.pending_translations(limit=2)] == ["text in pl", "text in ur"]
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError):
+            store.pending_translations(limit=bad)
+
+
+def test_the_database_refuses_an_unknown_translation_state(store):
+    response_id = store.start_response(language="pl", channel="web")
+    store.save_answer(response_id, "comment", text=anon("tekst"))
+    with pytest.raises(Exception) as caught:  # IntegrityError on both databases
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE answers SET translation_state = 'lost'"))
+    assert "constraint" in str(caught.value).lower()
+    assert store.count_pending() == 1
+
+
+def test_migration_0002_brings_old_answers_in_line_and_downgrades(store_url):
+    migrate(store_url, "0001")
+    engine = create_engine(store_url, future=True, poolclass=NullPool)
+    old_answers = [
+        ("pl", "comment", "'Dzięki'"),
+        ("pl", "overall", "NULL"),
+        ("en", "comment", "'Thanks'"),
+        ("en-GB", "comment", "'Cheers'"),
+        ("eng", "comment", "'?'"),
+    ]
+    try:
+        with engine.begin() as connection:
+            for number, (language, key, value) in enumerate(old_answers):
+                connection.execute(
+                    text(
+                        "INSERT INTO responses (id, created_on, status, language, channel) "
+                        f"VALUES ('r{number}', '2024-01-01', 'complete', '{language}', 'web')"
+                    )
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO answers (response_id, question_key, text, language, "
+                        f"channel, answered_on) VALUES ('r{number}', '{key}', {value}, "
+                        f"'{language}', 'web', '2024-01-01')"
+                    )
+                )
+        migrate(store_url)
+        store = Store(store_url)
+        try:
+            found = [store.answers_for(f"r{n}")[0] for n in range(len(old_answers))]
+            assert [(a.text, a.text_en, a.translation_state) for a in found] == [
+                ("Dzięki", None, "pending"),
+                (None, None, "not_needed"),
+                ("Thanks", "Thanks", "not_needed"),
+                ("Cheers", "Cheers", "not_needed"),
+                ("?", None, "pending"),
+            ]
+        finally:
+            store.close()
+        command.downgrade(alembic_config(store_url), "0001")
+        columns = {c["name"] for c in inspect(engine).get_columns("answers")}
+        assert columns == ANSWER_COLUMNS - {"text_en", "translation_state"}
+        assert count(store_url, "answers") == len(old_answers)
+        migrate(store_url)
+        assert {c["name"] for c in inspect(engine).get_columns("answers")} == ANSWER_COLUMNS
+    finally:
+        engine.dispose()
 
 
 # --- completion, receipts and withdrawal -----------------------------------------------------
@@ -356,12 +546,19 @@ def test_export_rows_join_filter_and_order(store, clock):
         "question_key": "overall",
         "choices": "poor",
         "text": None,
+        "text_en": None,
+        "translation_state": "not_needed",
         "language": "en",
         "channel": "sms",
         "service": "ae",
         "respondent": None,
     }
     assert rows[1]["choices"] == "good; quick" and rows[2]["text"] == "Diolch"
+    assert (rows[2]["language"], rows[2]["text_en"], rows[2]["translation_state"]) == (
+        "cy",
+        None,
+        "pending",
+    )
     assert code not in str(rows)
     assert store.export_rows(since=date(2024, 3, 2)) == rows[1:]
     assert store.export_rows(until=date(2024, 3, 1)) == rows[:1]
@@ -453,3 +650,16 @@ def test_core_modules_do_not_import_rasa():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_update_response_can_clear_service_and_respondent(tmp_path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'clear.db'}")
+    rid = store.start_response(language="en", channel="rest")
+    store.update_response(rid, service="maternity", respondent="helper")
+    store.save_answer(rid, "rating", choices=["good"])
+    store.update_response(rid, clear=("service", "respondent"))
+    row = store.get_response(rid)
+    assert (row.service, row.respondent) == (None, None)
+    assert store.answers_for(rid)[0].service is None
+    with pytest.raises(ValueError):
+        store.update_response(rid, clear=("language",))

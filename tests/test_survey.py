@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.anonymiser import AnonymisationError
+from bot.anonymiser import AnonymisationError, Anonymised
 from bot.questions import FLOW, next_question
 from bot.settings import trust_settings
 from bot.store import Store
@@ -41,20 +41,27 @@ class Visit:
 
 def started(survey: Survey) -> Visit:
     visit = Visit(survey)
-    assert visit.say("hi") == ["welcome"]
+    assert visit.say("hi") == ["ask_language"]
+    assert visit.say("1") == ["welcome"]
     assert visit.say("yes") == ["ask_respondent"]
     return visit
 
 
-def test_first_message_gets_the_welcome_and_nothing_is_stored(survey: Survey) -> None:
+def at_welcome(survey: Survey) -> Visit:
     visit = Visit(survey)
-    assert visit.say("hello") == ["welcome"]
+    visit.say("hello")
+    assert visit.say("English") == ["welcome"]
+    return visit
+
+
+def test_first_message_gets_the_language_menu_and_nothing_is_stored(survey: Survey) -> None:
+    visit = Visit(survey)
+    assert visit.say("hello") == ["ask_language"]
     assert visit.state.response_id is None
 
 
 def test_saying_no_at_the_welcome_stores_nothing(survey: Survey) -> None:
-    visit = Visit(survey)
-    visit.say("hello")
+    visit = at_welcome(survey)
     assert visit.say("2") == ["stopped_nothing_saved"]
     assert visit.state.finished and visit.state.response_id is None
 
@@ -158,8 +165,7 @@ def test_changing_an_answer_drops_answers_that_no_longer_apply(survey: Survey) -
 
 
 def test_welcome_cannot_be_skipped(survey: Survey) -> None:
-    visit = Visit(survey)
-    visit.say("hi")
+    visit = at_welcome(survey)
     assert visit.say("skip") == ["cannot_skip", "welcome"]
 
 
@@ -183,8 +189,7 @@ def test_stop_delete_removes_everything(survey: Survey) -> None:
 
 
 def test_stop_before_starting_saves_nothing(survey: Survey) -> None:
-    visit = Visit(survey)
-    visit.say("hi")
+    visit = at_welcome(survey)
     assert visit.say("stop") == ["stopped_nothing_saved"]
 
 
@@ -195,18 +200,70 @@ def test_danger_signposts_first_and_re_asks_a_choice(survey: Survey) -> None:
     assert visit.say("1") == ["ask_service"]
 
 
-def test_danger_in_free_text_is_signposted_and_kept_as_the_answer(survey: Survey) -> None:
+def test_danger_in_free_text_is_signposted_and_the_question_asked_again(survey: Survey) -> None:
     visit = started(survey)
     for answer in ("1", "1", "5"):
         visit.say(answer)
     keys = visit.say("The staff ignored me and now I want to end my life")
-    assert keys == ["signpost_danger", "ask_barriers"]
+    assert keys == ["signpost_danger", "ask_rating_reason"]
+    assert "rating_reason" not in visit.answers()
+    assert visit.say("They did not listen to me") == ["ask_barriers"]
+
+
+def test_a_complaint_written_as_free_text_is_kept(survey: Survey) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "5"):
+        visit.say(answer)
+    assert visit.say("Rude receptionist, I want to complain") == ["pals_info", "ask_barriers"]
     assert "rating_reason" in visit.answers()
 
 
-def test_danger_before_the_welcome(survey: Survey) -> None:
+def test_on_a_free_text_question_only_exact_command_words_count(survey: Survey) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "5"):
+        visit.say(answer)
+    assert visit.say("stop cancelling my appointments", "stop", 0.99) == ["ask_barriers"]
+    assert visit.answers()["rating_reason"].text == "stop cancelling my appointments"
+    visit.say("back")
+    assert visit.say("skip") == ["ask_barriers"]
+    assert "barriers" not in visit.answers() and "rating_reason" not in visit.answers()
+
+
+def test_odd_unicode_digits_do_not_crash(survey: Survey) -> None:
+    visit = started(survey)
+    assert visit.say("\u1369") == ["not_understood", "ask_respondent"]
+    assert visit.say("\u0661") == ["ask_service"]  # Arabic-Indic one
+
+
+def test_an_unknown_channel_is_stored_as_unknown(survey: Survey) -> None:
+    visit = Visit(survey, channel="+447700900123")
+    visit.say("hi")
+    visit.say("1")
+    visit.say("yes")
+    assert survey.store.get_response(visit.state.response_id).channel == "unknown"
+
+
+def test_a_failed_re_answer_does_not_leave_the_old_answer(store: Store) -> None:
+    calls = {"n": 0}
+
+    def flaky(text: str):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise AnonymisationError("down")
+        return Anonymised(text, ())
+
+    visit = started(Survey(store, trust_settings(), anonymiser=flaky))
+    for answer in ("1", "1", "2", "first answer"):
+        visit.say(answer)
+    visit.say("back")
+    assert visit.say("second answer") == ["answer_not_saved", "ask_barriers"]
+    assert "rating_reason" not in visit.answers()
+
+
+def test_danger_before_anything_else(survey: Survey) -> None:
     visit = Visit(survey)
-    assert visit.say("someone is hurting me", "danger", 0.99) == ["signpost_danger", "welcome"]
+    assert visit.say("someone is hurting me", "danger", 0.99) == [
+        "signpost_danger", "ask_language"]
 
 
 def test_complaint_gets_pals_and_the_question_again(survey: Survey) -> None:
@@ -221,9 +278,10 @@ def test_withdraw_anywhere(survey: Survey) -> None:
     first.say("keep")
     receipt = first.replies[1].params["receipt"]
     other = Visit(survey)
-    assert other.say(f"withdraw {receipt.replace('-', ' ').lower()}") == ["withdrawn", "welcome"]
-    assert other.say(f"withdraw {receipt}") == ["withdraw_not_found", "welcome"]
-    assert other.say("withdraw") == ["withdraw_how", "welcome"]
+    assert other.say(f"withdraw {receipt.replace('-', ' ').lower()}") == [
+        "withdrawn", "ask_language"]
+    assert other.say(f"withdraw {receipt}") == ["withdraw_not_found", "ask_language"]
+    assert other.say("withdraw") == ["withdraw_how", "ask_language"]
 
 
 def test_start_again_clears_an_unfinished_response(survey: Survey) -> None:
@@ -273,8 +331,17 @@ def test_state_from_a_tampered_slot_starts_fresh() -> None:
 
 def test_clean_text_removes_control_characters_and_caps_length() -> None:
     assert clean_text("a\x00b\x1bc") == "a b c"
-    assert len(clean_text("x" * 20_000)) == 5000
+    assert len(clean_text("x" * 50_000)) == 20_000
     assert clean_text(None) == ""
+
+
+def test_free_text_is_anonymised_whole_then_cut_to_5000(survey: Survey) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "2"):
+        visit.say(answer)
+    visit.say("x " * 2499 + "07700 900123 and more")
+    stored = visit.answers()["rating_reason"].text
+    assert len(stored) == 5000 and "07700" not in stored and "0770" not in stored
 
 
 def test_a_plain_choice_is_an_answer_even_if_nlu_thinks_it_is_danger(survey: Survey) -> None:
@@ -286,3 +353,12 @@ def test_a_plain_choice_is_an_answer_even_if_nlu_thinks_it_is_danger(survey: Sur
         visit.say("skip")
     assert visit.say("No settled home", "danger", 0.95) == ["ask_involvement"]
     assert visit.state.choices["housing"] == ["housing_none"]
+
+
+def test_skipping_a_changed_service_clears_it(survey: Survey) -> None:
+    visit = started(survey)
+    visit.say("1")
+    visit.say("2")
+    visit.say("back")
+    visit.say("skip")
+    assert survey.store.get_response(visit.state.response_id).service is None
