@@ -43,6 +43,13 @@ def message_from(tracker: Tracker) -> Message:
     )
 
 
+def easy_read_of(tracker: Tracker) -> bool | None:
+    """The web chat's easy-read switch, sent as message metadata; None when not sent."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    value = metadata.get("easy_read") if isinstance(metadata, dict) else None
+    return value if isinstance(value, bool) else None
+
+
 def language_of(tracker: Tracker) -> str:
     language = tracker.get_slot("language")
     return language if language in available_languages() else DEFAULT_LANGUAGE
@@ -62,6 +69,7 @@ class ActionSurvey(Action):
             replies = survey_for(database_url()).handle(
                 state, message_from(tracker), language=language_of(tracker),
                 channel=tracker.get_latest_input_channel() or "unknown",
+                easy_read=easy_read_of(tracker),
             )
         except Exception as error:  # noqa: BLE001 - the patient must always get an answer
             # Only the kind of error: its text could quote the patient.
@@ -70,7 +78,7 @@ class ActionSurvey(Action):
             return []
         for reply in replies:
             dispatcher.utter_message(response=reply.key, language=reply.language or state.language,
-                                     **reply.params)
+                                     easy_read=state.easy_read, **reply.params)
         return [SlotSet("survey", state.to_dict()), SlotSet("language", state.language)]
 
 

@@ -8,6 +8,7 @@ requests carry the conversation (the stock handler returns the body).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 
@@ -17,7 +18,8 @@ from sanic.request import Request
 
 from actions.actions import survey_for
 from bot.renderer import render_nlg_request
-from bot.settings import database_url
+from bot.settings import database_url, translation_interval
+from bot.translation import GoogleTranslator, translate_pending
 
 log = logging.getLogger("patient_voice.bot_server")
 DEFAULT_PORT = 5055
@@ -27,9 +29,12 @@ def build_app() -> Sanic:
     app = create_app("actions.actions", cors_origins=[])
 
     @app.before_server_start
-    async def open_store(*_: object) -> None:
+    async def open_store(app: Sanic, *_: object) -> None:
         """Bring the database schema up to date before the first patient arrives."""
         survey_for(database_url())
+        interval = translation_interval()
+        if interval > 0:
+            app.add_task(translate_now_and_then(interval))
 
     @app.post("/nlg")
     async def nlg(request: Request) -> response.HTTPResponse:
@@ -44,6 +49,24 @@ def build_app() -> Sanic:
         return response.json({"error": "internal error"}, status=500)
 
     return app
+
+
+async def translate_now_and_then(interval: float) -> None:
+    """Translate pending answers for staff every ``interval`` seconds, quietly.
+
+    The patient never waits for this; when Google cannot be reached the answers simply
+    stay pending (``patient-voice translate-pending`` does the same by hand).
+    """
+    store = survey_for(database_url()).store
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with GoogleTranslator() as translator:
+                report = await translate_pending(store, translator)
+            log.info("translations: %s done, %s failed, %s pending", report.done,
+                     report.failed, report.left)
+        except Exception as error:  # noqa: BLE001 - a background chore must not die
+            log.warning("translation run failed: %s", type(error).__name__)
 
 
 def main() -> None:

@@ -51,10 +51,12 @@ class Catalogue:
     complaint_words: tuple[str, ...] = ()
     and_words: tuple[str, ...] = ()
     english_name: str = ""
+    easy_read: dict[str, str] = field(default_factory=dict)
 
-    def message(self, key: str, **params: str) -> str:
+    def message(self, key: str, *, easy_read: bool = False, **params: str) -> str:
+        """The message ``key``; its shorter easy-read wording when asked and written."""
         try:
-            template = self.messages[key]
+            template = (easy_read and self.easy_read.get(key)) or self.messages[key]
         except KeyError as missing:
             raise CatalogueError(f"no message {key!r} in {self.code}") from missing
         return fill_placeholders(template, params)
@@ -91,6 +93,7 @@ def parse_catalogue(raw: dict) -> Catalogue:
         code=str(meta["code"]),
         name=str(meta["name"]),
         english_name=str(meta.get("english_name", meta["name"])),
+        easy_read={str(k): str(v) for k, v in (raw.get("easy_read") or {}).items()},
         direction=str(meta.get("direction", "ltr")),
         reviewed=bool(meta.get("reviewed", False)),
         messages={str(k): str(v) for k, v in (raw.get("messages") or {}).items()},

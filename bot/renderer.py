@@ -52,28 +52,32 @@ def render(
     channel: str,
     params: dict[str, str] | None = None,
     settings: TrustSettings | None = None,
+    easy_read: bool = False,
 ) -> dict:
     """The NLG reply for ``key``: ``{"text": ..., "buttons": [...]}``."""
     settings = settings or trust_settings()
     words = catalogue(language)
     filled = {**trust_params(settings, words.code), **(params or {})}
-    text = words.message(key, **filled)
+    text = words.message(key, easy_read=easy_read, **filled)
     item = BY_RESPONSE_KEY.get(key)
-    if item is None:
-        return {"text": text, "buttons": []}
-    return _question(item, text, words, settings, channel)
+    reply = {"text": text, "buttons": []} if item is None else _question(
+        item, text, words, settings, channel, easy_read)
+    # Rasa passes extra keys on to the output channel: the web chat marks each message
+    # with its language and direction so screen readers pronounce it (WCAG 3.1.2).
+    return {**reply, "lang": words.code, "dir": words.direction, "key": key}
 
 
 def _question(
-    item: Question, text: str, words: Catalogue, settings: TrustSettings, channel: str
+    item: Question, text: str, words: Catalogue, settings: TrustSettings, channel: str,
+    easy_read: bool = False,
 ) -> dict:
     if item.kind == "text":
-        text = f"{text}\n{words.message('hint_text')}"
+        text = f"{text}\n{words.message('hint_text', easy_read=easy_read)}"
         options = {"skip": words.choice("skip")}
         payloads = {"skip": "/skip"}
     else:
         if item.kind == "multi":
-            text = f"{text}\n{words.message('hint_multi')}"
+            text = f"{text}\n{words.message('hint_multi', easy_read=easy_read)}"
         options = option_labels(item, words, settings)
         payloads = {value: choose_payload(value) for value in options}
     if channel in NUMBERED_CHANNELS:
@@ -93,8 +97,11 @@ def render_nlg_request(body: dict) -> dict:
     language = str(arguments.get("language") or slots.get("language") or "en")
     channel = str((body.get("channel") or {}).get("name") or "")
     params = {k: str(arguments[k]) for k in ALLOWED_ARGUMENTS if arguments.get(k)}
+    easy_read = arguments.get("easy_read") is True
     try:
-        return render(key, language=language, channel=channel, params=params)
+        return render(key, language=language, channel=channel, params=params,
+                      easy_read=easy_read)
     except CatalogueError:
+        # Rasa's NLG schema needs a string; an empty one sends nothing rather than failing.
         log.warning("no text for response key %s", key[:64])
-        return {"text": None, "buttons": []}
+        return {"text": "", "buttons": []}

@@ -99,3 +99,8 @@ def trust_settings() -> TrustSettings:
 
 def database_url() -> str:
     return os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def translation_interval() -> float:
+    """Seconds between background translation runs in the bot server; 0 turns them off."""
+    return float(os.environ.get("TRANSLATION_INTERVAL_SECONDS", "600"))

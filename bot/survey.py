@@ -95,6 +95,7 @@ class SurveyState:
     language: str = DEFAULT_LANGUAGE
     offered: list[str] = field(default_factory=list)
     pending_language: str | None = None
+    easy_read: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,6 +117,7 @@ class SurveyState:
                 language=_language(raw.get("language", DEFAULT_LANGUAGE)),
                 offered=[_language(code) for code in raw.get("offered", [])],
                 pending_language=_language_or_none(raw.get("pending_language")),
+                easy_read=raw.get("easy_read") is True,
             )
         except (TypeError, ValueError, AttributeError):
             return cls()
@@ -208,8 +210,12 @@ class Survey:
     # -- the turn -------------------------------------------------------------------
 
     def handle(
-        self, state: SurveyState, message: Message, *, language: str, channel: str
+        self, state: SurveyState, message: Message, *, language: str, channel: str,
+        easy_read: bool | None = None,
     ) -> list[Reply]:
+        """Answer one message. ``easy_read`` (from the web chat's switch) is remembered."""
+        if easy_read is not None:
+            state.easy_read = easy_read
         message = Message(clean_text(message.text), message.intent, message.confidence,
                           message.option)
         if state.current is None and language in available_languages():

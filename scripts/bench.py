@@ -130,7 +130,7 @@ def bench_moodbot(model: Path, log_dir: Path) -> dict:
 
 def bench_ours(log_dir: Path) -> dict:
     env = {"DATABASE_URL": f"sqlite:///{log_dir / 'bench.db'}",
-           "BOT_SERVER_LOG_LEVEL": "WARNING"}
+           "BOT_SERVER_LOG_LEVEL": "WARNING", "TRANSLATION_INTERVAL_SECONDS": "0"}
     with running(log_dir=log_dir, rasa_port=free_port(), bot_port=free_port(),
                  extra_env=env) as up:
         figures = asyncio.run(load(up.webhook, OUR_VISIT))

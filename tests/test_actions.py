@@ -130,3 +130,11 @@ async def test_a_failed_turn_logs_no_patient_text(rating_tracker, monkeypatch, c
     monkeypatch.setattr("bot.survey.Survey.handle", broken)
     await run(ActionSurvey(), rating_tracker)
     assert "RuntimeError" in caplog.text and "Secret" not in caplog.text
+
+
+async def test_the_easy_read_switch_rides_on_message_metadata(rating_tracker) -> None:
+    raw = copy.deepcopy(rating_tracker)
+    raw["latest_message"]["metadata"] = {"easy_read": True}
+    events, messages = await run(ActionSurvey(), raw)
+    assert messages[0]["easy_read"] is True
+    assert next(e for e in events if e["name"] == "survey")["value"]["easy_read"] is True

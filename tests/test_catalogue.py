@@ -89,3 +89,17 @@ def test_trust_settings_example_is_valid() -> None:
     settings = trust_settings()
     assert settings.trust_name("en") and settings.service_keys()
     assert settings.trust_name("cy") == settings.trust_name("en")
+
+
+@pytest.mark.parametrize("code", available_languages())
+def test_easy_read_wording_replaces_real_messages_only(code: str) -> None:
+    raw = load_raw(code)
+    for key, text in (raw.get("easy_read") or {}).items():
+        assert key in raw["messages"], key
+        assert placeholders(str(text)) == placeholders(str(raw["messages"][key])), key
+
+
+def test_easy_read_is_shorter() -> None:
+    english = catalogue("en")
+    for key, text in english.easy_read.items():
+        assert len(text.split()) < len(english.messages[key].split()), key

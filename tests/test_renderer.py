@@ -48,10 +48,27 @@ def test_nlg_request_from_rasa() -> None:
     assert "PV-ABC234" in reply["text"]
 
 
-def test_unknown_key_gives_no_text_rather_than_an_error() -> None:
-    assert render_nlg_request({"response": "utter_nonsense"})["text"] is None
-    assert render_nlg_request({})["text"] is None
+def test_unknown_key_gives_empty_text_rather_than_an_error() -> None:
+    assert render_nlg_request({"response": "utter_nonsense"})["text"] == ""
+    assert render_nlg_request({})["text"] == ""
+
+
+def test_each_message_carries_its_language_and_direction() -> None:
+    reply = render("ask_rating", language="en", channel="rest")
+    assert (reply["lang"], reply["dir"], reply["key"]) == ("en", "ltr", "ask_rating")
+
+
+def test_the_language_menu_shows_each_language_in_its_own_name() -> None:
+    titles = [b["title"] for b in render("ask_language", language="en", channel="rest")["buttons"]]
+    assert titles[0] == "English" and "Cymraeg" in titles
 
 
 def test_payload_is_valid_json() -> None:
     assert json.loads(choose_payload('a"b').removeprefix("/choose")) == {"option": 'a"b'}
+
+
+def test_easy_read_uses_the_shorter_wording() -> None:
+    easy = render("welcome", language="en", channel="rest", easy_read=True)["text"]
+    assert easy.startswith("Hello. Tell us about your care.")
+    body = {"response": "ask_improve", "arguments": {"easy_read": True, "language": "en"}}
+    assert render_nlg_request(body)["text"].endswith("Type your answer. Or type skip.")

@@ -362,3 +362,63 @@ def test_skipping_a_changed_service_clears_it(survey: Survey) -> None:
     visit.say("back")
     visit.say("skip")
     assert survey.store.get_response(visit.state.response_id).service is None
+
+
+# -- languages -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["Cymraeg", "welsh", "cy", "CY"])
+def test_the_language_menu_takes_names_and_codes(survey: Survey, typed: str) -> None:
+    visit = Visit(survey)
+    visit.say("hello")
+    assert visit.say(typed) == ["welcome"]
+    assert visit.state.language == "cy" and visit.replies[0].language == "cy"
+
+
+def test_writing_in_another_language_first_gets_an_offer_in_it(survey: Survey) -> None:
+    visit = Visit(survey)
+    assert visit.say("Roedd y nyrsys yn garedig iawn gyda fi") == ["offer_language"]
+    offer = visit.replies[0]
+    assert offer.language == "cy" and offer.params == {"language_name": "Cymraeg"}
+    assert visit.say("1") == ["welcome"]
+    assert visit.state.language == "cy"
+
+
+def test_saying_no_to_the_offer_at_the_start_shows_every_language(survey: Survey) -> None:
+    visit = Visit(survey)
+    visit.say("Pielęgniarki były bardzo miłe dla mnie")
+    assert visit.say("2") == ["ask_language"]
+    assert visit.state.language == "en"
+
+
+def test_changing_language_midway_keeps_the_answers(survey: Survey) -> None:
+    visit = started(survey)
+    visit.say("1")
+    assert visit.say("change language") == ["ask_language"]
+    assert visit.say("Polski") == ["language_changed", "ask_service"]
+    assert [r.language for r in visit.replies] == ["pl", "pl"]
+    assert survey.store.get_response(visit.state.response_id).language == "pl"
+    assert "respondent" in visit.answers()
+    assert visit.say("language") == ["ask_language"]
+    assert visit.say("back") == ["ask_service"]  # nothing changed
+
+
+def test_free_text_in_another_language_is_stored_with_its_code(survey: Survey) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "2"):
+        visit.say(answer)
+    said = "Pielęgniarki były bardzo miłe, ale czekałam długo na wizytę"
+    assert visit.say(said) == ["offer_language"]
+    answer = visit.answers()["rating_reason"]
+    assert answer.language == "pl" and answer.translation_state == "pending"
+    assert visit.say("2") == ["ask_barriers"]  # no: carry on in English
+    visit.say("skip")
+    assert visit.say(said) == ["ask_about_you"]  # offered once only
+
+
+def test_danger_in_another_language_is_signposted_in_that_language(survey: Survey) -> None:
+    visit = started(survey)
+    replies = survey.handle(visit.state, Message("Rwy'n meddwl am hunanladdiad bob dydd nawr"),
+                            language="en", channel="rest")
+    assert replies[0].key == "signpost_danger" and replies[0].language == "cy"
+    assert replies[-1].key == "ask_respondent" and replies[-1].language == "en"
