@@ -69,6 +69,6 @@ def test_payload_is_valid_json() -> None:
 
 def test_easy_read_uses_the_shorter_wording() -> None:
     easy = render("welcome", language="en", channel="rest", easy_read=True)["text"]
-    assert easy.startswith("Hello. Tell us about your care.")
+    assert easy.startswith("Hello. Tell Example NHS Foundation Trust about your care.")
     body = {"response": "ask_improve", "arguments": {"easy_read": True, "language": "en"}}
     assert render_nlg_request(body)["text"].endswith("Type your answer. Or type skip.")
