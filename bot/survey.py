@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from bot.anonymiser import AnonymisationError, Anonymised, anonymise
 from bot.catalogue import (
@@ -257,13 +258,10 @@ class _Turn:
             return catalogue(self.state.pending_language)
         return catalogue(self.state.language)
 
-    @property
+    @cached_property
     def spoken(self) -> str | None:
         """The language the message is written in, when it is long and clear enough."""
-        if "_spoken" not in self.__dict__:
-            text = self.message.text
-            self.__dict__["_spoken"] = None if is_payload(text) else identify(text)
-        return self.__dict__["_spoken"]
+        return None if is_payload(self.message.text) else identify(self.message.text)
 
     def run(self, *, danger: bool = False, complaint: bool = False) -> list[Reply]:
         fresh = self.state.current is None
