@@ -32,8 +32,13 @@ def normalise_words(text: str) -> str:
     "Very good!" matches "very good" and "Don't know" matches "dont know".
     """
     text = unicodedata.normalize("NFKC", text).casefold().replace("'", "").replace("’", "")
-    table = str.maketrans({c: " " for c in string.punctuation})
-    return " ".join(text.translate(table).split())
+    spaced = "".join(" " if _is_punctuation(c) else c for c in text)
+    return " ".join(spaced.split())
+
+
+def _is_punctuation(char: str) -> bool:
+    """ASCII and Unicode punctuation and symbols (؟ ، । ۔ ¿ ¡ included)."""
+    return char in string.punctuation or unicodedata.category(char)[0] in "PS"
 
 
 @dataclass(frozen=True)
