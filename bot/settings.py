@@ -40,6 +40,10 @@ class TrustSettings:
     pals: Contact
     engagement_team: Contact
     retention_days: int
+    # Optional: names the anonymiser removes from free text (bot/anonymiser.py).
+    staff_names: tuple[str, ...] = ()
+    ward_names: tuple[str, ...] = ()
+    site_names: tuple[str, ...] = ()
 
     def trust_name(self, language: str) -> str:
         return self.trust_names.get(language) or self.trust_names["en"]
@@ -63,6 +67,13 @@ def _contact(raw: dict, key: str) -> Contact:
     return Contact(phone=str(entry["phone"]), email=str(entry["email"]))
 
 
+def _name_list(raw: dict, key: str) -> tuple[str, ...]:
+    value = raw.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+        raise SettingsError(f"{key} must be a list of names")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
 def parse_trust_settings(raw: dict) -> TrustSettings:
     services = tuple(
         Service(key=str(item["key"]), names=_names(item.get("name"), f"service {item.get('key')}"))
@@ -78,6 +89,9 @@ def parse_trust_settings(raw: dict) -> TrustSettings:
         pals=_contact(raw, "pals"),
         engagement_team=_contact(raw, "engagement_team"),
         retention_days=int((raw.get("retention") or {}).get("answers_days", 730)),
+        staff_names=_name_list(raw, "staff_names"),
+        ward_names=_name_list(raw, "ward_names"),
+        site_names=_name_list(raw, "site_names"),
     )
 
 

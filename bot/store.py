@@ -14,6 +14,12 @@ Translation: a free-text answer in English is its own English text (``text_en``,
 ``not_needed``); in any other language it waits with state ``pending`` until
 ``bot.translation.translate_pending`` stores an anonymised English text with
 :meth:`Store.set_translation` (state ``done``). The original text is never changed.
+
+Themes (``bot.themes``, migration 0003): ``answer_themes`` holds the QDC themes and sentiment
+of an answer's English text (:meth:`Store.save_themes`, :meth:`Store.unthemed_answers`);
+``theme_corrections`` keeps staff corrections (:meth:`Store.correct_themes`) with a copy of the
+anonymised English text, for :meth:`Store.corrections` and the next training. Both go with
+their answer (``ON DELETE CASCADE``), so a withdrawal leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -122,6 +128,51 @@ class AnswerRow(Base):
     )
 
 
+class AnswerThemesRow(Base):
+    """The themes and sentiment of one free-text answer (bot.themes, or a staff correction).
+
+    ``text_digest`` is the sha256 of the English text that was themed: when the patient
+    replaces the answer, or its translation arrives, the digest no longer matches and
+    ``unthemed_answers`` offers the answer again. Deleted with its answer (withdrawal).
+    """
+
+    __tablename__ = "answer_themes"
+    __table_args__ = (CheckConstraint("sentiment BETWEEN 1 AND 5", name="sentiment"),)
+
+    answer_id = Column(
+        Integer,
+        ForeignKey("answers.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    themes = Column(JSON, nullable=False)
+    sentiment = Column(Integer, nullable=True)
+    model_version = Column(String(64), nullable=False)
+    text_digest = Column(String(64), nullable=False)
+    themed_on = Column(Date, nullable=False)
+
+
+class ThemeCorrectionRow(Base):
+    """A staff correction of an answer's themes, kept for the next training of the model.
+
+    The anonymised English text and the question key are copied so the correction can be
+    trained on as it was made; the row goes when its answer goes (withdrawal, deletion).
+    """
+
+    __tablename__ = "theme_corrections"
+    __table_args__ = (CheckConstraint("sentiment BETWEEN 1 AND 5", name="sentiment"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    answer_id = Column(
+        Integer, ForeignKey("answers.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    text = Column(Text, nullable=False)
+    question_key = Column(String(64), nullable=False)
+    themes = Column(JSON, nullable=False)
+    sentiment = Column(Integer, nullable=True)
+    created_on = Column(Date, nullable=False)
+
+
 @dataclass(frozen=True)
 class ResponseRecord:
     id: str
@@ -156,6 +207,59 @@ class PendingText:
     answer_id: int
     language: str  # the language the text was written in
     text: str  # the anonymised original text
+
+
+@dataclass(frozen=True)
+class UnthemedAnswer:
+    """A free-text answer whose English text has no themes yet (or changed since)."""
+
+    answer_id: int
+    question_key: str
+    text: str  # the anonymised English text (the original, or its translation)
+
+
+@dataclass(frozen=True)
+class AnswerThemes:
+    answer_id: int
+    themes: list[str]
+    sentiment: int | None  # 1 very positive .. 5 very negative
+    model_version: str  # the model's version, or CORRECTED for a staff correction
+    themed_on: date
+
+
+CORRECTED = "corrected"  # model_version of themes set by a staff correction
+
+
+def text_digest(text: str) -> str:
+    """sha256 hex of the text that was themed (to notice a replaced or translated answer)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _clean_themes(themes: Iterable[str]) -> list[str]:
+    if isinstance(themes, str):
+        raise TypeError("themes must be a list of str, not a str")
+    cleaned = list(dict.fromkeys(themes))
+    if not all(isinstance(theme, str) and theme.strip() for theme in cleaned):
+        raise ValueError("themes must be non-empty category names")
+    if any(len(theme) > 200 for theme in cleaned):
+        raise ValueError("a theme name is longer than 200 characters")
+    return cleaned
+
+
+def _check_sentiment(sentiment: int | None) -> None:
+    if sentiment is None:
+        return
+    if isinstance(sentiment, bool) or not isinstance(sentiment, int) or not 1 <= sentiment <= 5:
+        raise ValueError("sentiment must be 1 (very positive) .. 5 (very negative) or None")
+
+
+def _english_text(answer: AnswerRow) -> str | None:
+    """The anonymised English text of an answer, or None while there is none."""
+    if answer.text_en:
+        return answer.text_en
+    if answer.text and is_english(answer.language):
+        return answer.text
+    return None
 
 
 # --- receipt codes ---------------------------------------------------------------------------
@@ -548,6 +652,153 @@ class Store:
         query = query.order_by(ResponseRow.created_on, ResponseRow.id, AnswerRow.id)
         with self._session() as s:
             return [_export_row(answer, response) for answer, response in s.execute(query)]
+
+    # --- themes (bot.themes) and staff corrections ---------------------------------------------
+
+    def unthemed_answers(
+        self,
+        limit: int = 100,
+        *,
+        question_keys: Iterable[str] | None = None,
+        after: int = 0,
+    ) -> list[UnthemedAnswer]:
+        """Up to ``limit`` answers with an English text and no themes for it, oldest first.
+
+        An answer counts as unthemed when it has no themes yet or its English text changed
+        since it was themed (the patient replaced it). Answers still waiting for their
+        translation are left out until it arrives. ``question_keys`` limits the questions;
+        ``after`` skips answers with an id up to it (to page through).
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("limit must be a positive whole number")
+        query = (
+            select(AnswerRow, AnswerThemesRow.text_digest)
+            .outerjoin(AnswerThemesRow, AnswerThemesRow.answer_id == AnswerRow.id)
+            .where(AnswerRow.text.is_not(None), AnswerRow.id > after)
+            .order_by(AnswerRow.id)
+        )
+        if question_keys is not None:
+            query = query.where(AnswerRow.question_key.in_(list(question_keys)))
+        found: list[UnthemedAnswer] = []
+        with self._session() as s:
+            for answer, digest in s.execute(query.execution_options(yield_per=500)):
+                english = _english_text(answer)
+                if not english or (digest is not None and digest == text_digest(english)):
+                    continue
+                found.append(UnthemedAnswer(answer.id, answer.question_key, english))
+                if len(found) == limit:
+                    break
+        return found
+
+    def save_themes(
+        self,
+        answer_id: int,
+        themes: Iterable[str],
+        sentiment: int | None,
+        model_version: str,
+        *,
+        source_text: str | None = None,
+    ) -> bool:
+        """Store (or replace) the themes of an answer's current English text.
+
+        Returns False, and changes nothing, if the answer is gone (withdrawn), has no English
+        text, or, when ``source_text`` is given, its English text is no longer that text (so
+        the themes of an older answer never land on a newer one).
+        """
+        cleaned = _clean_themes(themes)
+        _check_sentiment(sentiment)
+        if not isinstance(model_version, str) or not 0 < len(model_version) <= 64:
+            raise ValueError("model_version must be 1 to 64 characters")
+        with self._session() as s, s.begin():
+            answer = s.get(AnswerRow, answer_id)
+            english = _english_text(answer) if answer is not None else None
+            if english is None or (source_text is not None and english != source_text):
+                return False
+            self._set_themes(s, answer_id, cleaned, sentiment, model_version, english)
+        return True
+
+    def _set_themes(
+        self,
+        s: Session,
+        answer_id: int,
+        themes: list[str],
+        sentiment: int | None,
+        model_version: str,
+        english: str,
+    ) -> None:
+        row = s.get(AnswerThemesRow, answer_id)
+        if row is None:
+            row = AnswerThemesRow(answer_id=answer_id)
+            s.add(row)
+        row.themes, row.sentiment, row.model_version = themes, sentiment, model_version
+        row.text_digest, row.themed_on = text_digest(english), self._today()
+
+    def themes_for(self, answer_id: int) -> AnswerThemes | None:
+        """The themes of an answer, or None if it has none (yet)."""
+        with self._session() as s:
+            row = s.get(AnswerThemesRow, answer_id)
+            if row is None:
+                return None
+            return AnswerThemes(
+                row.answer_id, list(row.themes), row.sentiment, row.model_version, row.themed_on
+            )
+
+    def correct_themes(
+        self, answer_id: int, themes: Iterable[str], sentiment: int | None = None
+    ) -> bool:
+        """A staff correction: these are the answer's themes (and sentiment, if given).
+
+        The answer's themes become the corrected ones (``model_version`` ``corrected``), and
+        the correction is kept, with a copy of the anonymised English text and the question
+        key, for the next ``patient-voice themes train``. A later correction of the same
+        answer replaces the earlier one. Withdrawing or deleting the answer deletes both.
+        Returns False if there is no such answer or it has no English text yet (waiting for
+        its translation). Raises ValueError for a bad theme list or sentiment.
+        """
+        cleaned = _clean_themes(themes)
+        _check_sentiment(sentiment)
+        query = select(ThemeCorrectionRow).where(ThemeCorrectionRow.answer_id == answer_id)
+        with self._session() as s, s.begin():
+            answer = s.get(AnswerRow, answer_id)
+            english = _english_text(answer) if answer is not None else None
+            if english is None:
+                return False
+            correction = s.execute(query).scalars().first()
+            if correction is None:
+                correction = ThemeCorrectionRow(answer_id=answer_id)
+                s.add(correction)
+            correction.text, correction.question_key = english, answer.question_key
+            correction.themes, correction.sentiment = cleaned, sentiment
+            correction.created_on = self._today()
+            current = s.get(AnswerThemesRow, answer_id)
+            if sentiment is None and current is not None:
+                sentiment = current.sentiment  # only the themes were corrected
+            self._set_themes(s, answer_id, cleaned, sentiment, CORRECTED, english)
+        return True
+
+    def corrections(self) -> list[dict[str, str]]:
+        """Every staff correction as a row of the labelled CSV format (``bot.themes``).
+
+        ``FFT question`` holds our question key, ``Weight`` is
+        ``bot.themes.CORRECTION_WEIGHT``, ``Comment sentiment`` is empty when only the themes
+        were corrected, and each corrected theme is a column set to ``"1"``.
+        """
+        from bot.themes import CORRECTION_WEIGHT, make_row
+
+        query = select(ThemeCorrectionRow).order_by(ThemeCorrectionRow.id)
+        with self._session() as s:
+            return [
+                make_row(
+                    row.text,
+                    row.question_key,
+                    row.themes,
+                    row.sentiment,
+                    comment_id=f"correction-{row.id}",
+                    respondent_id=f"correction-{row.id}",
+                    weight=CORRECTION_WEIGHT,
+                )
+                for row in s.execute(query).scalars()
+            ]
 
 
 def _export_row(answer: AnswerRow, response: ResponseRow) -> dict:

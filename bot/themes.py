@@ -81,6 +81,7 @@ RESPONDENT_ID = "Respondent ID"
 QUESTION = "FFT question"
 ANSWER = "FFT answer"
 SENTIMENT = "Comment sentiment"
+WEIGHT = "Weight"  # optional, before "Comment sentiment": how much a row counts (default 1)
 NOT_LABELLABLE = "Labelling not possible"
 NOT_ASSIGNED = "Not assigned"
 NOT_ANSWERED = ("", "did not answer")
@@ -89,6 +90,7 @@ NEUTRAL = 3
 MAX_CHARS = 5000
 MIN_EXAMPLES = 3  # fewer positive training examples than this: the category is never predicted
 MACRO_MIN_SUPPORT = 20  # macro F1 is averaged over categories with at least this many examples
+CORRECTION_WEIGHT = 5.0  # a staff correction counts as much as this many labelled comments
 
 # Question kinds, as pxtextmining names them.
 WHAT_GOOD, COULD_IMPROVE, NONSPECIFIC = "what_good", "could_improve", "nonspecific"
@@ -181,6 +183,7 @@ def make_row(
     *,
     comment_id: str = "",
     respondent_id: str = "",
+    weight: float = 1.0,
 ) -> dict[str, str]:
     """A row in the CSV format (for corrections): only the categories that apply are columns."""
     row = {
@@ -188,6 +191,7 @@ def make_row(
         RESPONDENT_ID: respondent_id,
         QUESTION: question,
         ANSWER: text,
+        WEIGHT: f"{weight:g}",
         SENTIMENT: str(sentiment) if sentiment is not None else "",
     }
     row.update({theme: "1" for theme in themes})
@@ -206,6 +210,14 @@ def _sentiment(value: object) -> int | None:
     return int(number) if number.is_integer() and int(number) in SENTIMENTS else None
 
 
+def _weight(value: object) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return 1.0
+    return number if 0 < number <= 1000 else 1.0
+
+
 @dataclass(frozen=True)
 class Example:
     """One labelled comment, as the model reads it."""
@@ -215,6 +227,7 @@ class Example:
     themes: frozenset[str]
     sentiment: int | None
     group: str
+    weight: float = 1.0
 
 
 def examples(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Example], list[str]]:
@@ -238,6 +251,7 @@ def examples(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Example], list[str
                 themes=frozenset(column for column in columns if _is_set(row.get(column))),
                 sentiment=_sentiment(row.get(SENTIMENT)),
                 group=group,
+                weight=_weight(row.get(WEIGHT, "")) if WEIGHT in row else 1.0,
             )
         )
     return found, list(categories)
@@ -259,8 +273,8 @@ class Options:
     word_features: int = 40000
     char_features: int = 60000
     question_weight: float = 0.5
-    theme_c: float = 0.5
-    sentiment_c: float = 0.3
+    theme_c: float = 0.1
+    sentiment_c: float = 0.1
     tune_thresholds: bool = True
     at_least_one: bool = True
     threshold_folds: int = 3
@@ -303,7 +317,7 @@ class Features:
 
     @staticmethod
     def documents(texts: Sequence[str], kinds: Sequence[str]) -> list[str]:
-        return [f"{kind}{_SEPARATOR}{text}" for text, kind in zip(texts, kinds)]
+        return [f"{kind}{_SEPARATOR}{text}" for text, kind in zip(texts, kinds, strict=True)]
 
     def _kinds(self, kinds: Sequence[str]):
         import numpy as np
@@ -417,7 +431,7 @@ def _label_matrix(found: Sequence[Example], labels: Sequence[str]):
     return matrix
 
 
-def _fit_themes(matrix, targets, options: Options):
+def _fit_themes(matrix, targets, options: Options, row_weights):
     """Weights and biases of one balanced linear SVM per column of ``targets``."""
     import numpy as np
     from sklearn.svm import LinearSVC
@@ -426,7 +440,7 @@ def _fit_themes(matrix, targets, options: Options):
     bias = np.zeros(targets.shape[1], dtype=np.float32)
     for column in range(targets.shape[1]):
         svm = LinearSVC(C=options.theme_c, class_weight="balanced", random_state=options.seed)
-        svm.fit(matrix, targets[:, column])
+        svm.fit(matrix, targets[:, column], sample_weight=row_weights)
         weights[column] = svm.coef_[0]
         bias[column] = svm.intercept_[0]
     return weights, bias
@@ -470,7 +484,8 @@ def _tune_thresholds(found: Sequence[Example], targets, options: Options):
         )
         fit_targets = targets[fit_rows]
         trainable = [c for c in range(targets.shape[1]) if 0 < fit_targets[:, c].sum()]
-        weights, bias = _fit_themes(fit_matrix, fit_targets[:, trainable], options)
+        row_weights = [found[n].weight for n in fit_rows]
+        weights, bias = _fit_themes(fit_matrix, fit_targets[:, trainable], options, row_weights)
         margins[np.ix_(held_rows, trainable)] = held_matrix @ weights.T + bias
         untrained = [c for c in range(targets.shape[1]) if c not in trainable]
         margins[np.ix_(held_rows, untrained)] = -1.0
@@ -481,7 +496,8 @@ def _tune_thresholds(found: Sequence[Example], targets, options: Options):
 def _version(found: Sequence[Example], options: Options) -> str:
     digest = hashlib.sha256(repr(options).encode())
     for example in found:
-        line = f"{example.kind}|{sorted(example.themes)}|{example.sentiment}|{example.text}\n"
+        line = f"{example.kind}|{sorted(example.themes)}|{example.sentiment}|{example.weight}|"
+        line += example.text + "\n"
         digest.update(line.encode("utf-8", "replace"))
     return f"{date.today():%Y%m%d}-{digest.hexdigest()[:10]}"
 
@@ -509,14 +525,18 @@ def train(rows: Iterable[Mapping[str, Any]], options: Options | None = None) -> 
     targets = _label_matrix(found, labels)
     features = Features(options)
     matrix = features.fit_transform([e.text for e in found], [e.kind for e in found])
-    weights, bias = _fit_themes(matrix, targets, options)
+    weights, bias = _fit_themes(matrix, targets, options, [e.weight for e in found])
     if options.tune_thresholds:
         thresholds = _tune_thresholds(found, targets, options)
     else:
         thresholds = np.zeros(len(labels), dtype=np.float32)
     rated_rows = [n for n, example in enumerate(found) if example.sentiment is not None]
     sentiment = LinearSVC(C=options.sentiment_c, class_weight="balanced", random_state=options.seed)
-    sentiment.fit(matrix[rated_rows], [found[n].sentiment for n in rated_rows])
+    sentiment.fit(
+        matrix[rated_rows],
+        [found[n].sentiment for n in rated_rows],
+        sample_weight=[found[n].weight for n in rated_rows],
+    )
     log.info(
         "themes model trained on %d comments (%d with sentiment), %d of %d categories",
         len(found),
@@ -624,7 +644,7 @@ def score(
     for name in names:
         true_count = sum(name in themes for themes in truth_sets)
         predicted_count = sum(name in themes for themes in predicted_sets)
-        hits = sum(name in t and name in p for t, p in zip(truth_sets, predicted_sets))
+        hits = sum(name in t and name in p for t, p in zip(truth_sets, predicted_sets, strict=True))
         all_hits, all_predicted, all_true = (
             all_hits + hits,
             all_predicted + predicted_count,
@@ -636,7 +656,8 @@ def score(
         per_category[name] = CategoryScore(f1, precision, recall, true_count)
     micro = 2 * all_hits / (all_true + all_predicted) if all_true + all_predicted else 0.0
     big = [s.f1 for s in per_category.values() if s.support >= MACRO_MIN_SUPPORT]
-    pairs = [(t, p) for t, p in zip(true_sentiment, predicted_sentiment) if t is not None]
+    both = zip(true_sentiment, predicted_sentiment, strict=True)
+    pairs = [(t, p) for t, p in both if t is not None]
     sentiment_f1 = None
     if pairs:
         levels = sorted({t for t, _ in pairs})
@@ -667,9 +688,13 @@ def evaluate(model: ThemeModel, rows: Iterable[Mapping[str, Any]]) -> Scores:
     )
 
 
+DATA_ENV = "QDC_DATA"
+DATA_FILE = "qdc_v6_train.csv"
+
+
 def data_path() -> Path:
-    """The shared labelled data: ``QDC_DATA`` or ``../shared/data/qdc_v6_train.csv``."""
-    configured = os.environ.get("QDC_DATA", "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    return PROJECT_ROOT.parent / "shared" / "data" / "qdc_v6_train.csv"
+    """The shared labelled data: ``QDC_DATA`` (a file, or the folder holding qdc_v6_train.csv),
+    else ``../shared/data/qdc_v6_train.csv`` beside the repository (as on CI)."""
+    configured = os.environ.get(DATA_ENV, "").strip()
+    path = Path(configured).expanduser() if configured else PROJECT_ROOT.parent / "shared" / "data"
+    return path / DATA_FILE if path.is_dir() else path

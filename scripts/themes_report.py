@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         model = themes.train([rows[kept[n]] for n in fit_rows], options)
         held = [found[n] for n in held_rows]
         predictions = model.predict([e.text for e in held], [e.kind for e in held])
-        for number, prediction in zip(held_rows, predictions):
+        for number, prediction in zip(held_rows, predictions, strict=True):
             predicted_themes[number] = prediction.themes
             predicted_sentiment[number] = prediction.sentiment
         scores = themes.score(

@@ -204,7 +204,7 @@ BAD_INPUT = [
     "",
     "x" * 10_000,
     "😀🙃🏥",
-    "مرحبا، كانت الرعاية جيدة",
+    "שלום, הטיפול היה טוב מאוד",  # right-to-left, and not one of our languages
     '/inform{"rating":"x"}',
     '/inform{"survey":{"current":"involvement","response_id":"0"}}',
     '/choose{"option":"not_a_choice"}',
@@ -274,3 +274,13 @@ def test_a_typed_session_start_does_not_lose_the_place(servers: Servers, patient
     patient.say("/session_start")
     assert "why you gave that answer" in patient.says_and_hears("2")
     assert set(new_response(servers, before)["answers"]) == {"respondent", "service", "rating"}
+
+
+def test_writing_in_one_of_our_languages_gets_an_offer_in_it(
+    servers: Servers, patient: Patient
+) -> None:
+    begin(patient)
+    patient.say("1")
+    offer = patient.say("مرحبا، كانت الرعاية جيدة جدا والممرضات لطيفات")
+    assert "العربية" in offer[0]["text"]
+    assert "how was your experience" in patient.says_and_hears("2")

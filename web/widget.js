@@ -114,6 +114,25 @@
     return node;
   }
 
+  var SVG = "http://www.w3.org/2000/svg";
+  var BUBBLE = "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H10l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 " +
+    "2-2z";
+  var SPEAKER = "M3 9v6h4l5 4V5L7 9H3zm13.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4zM14 " +
+    "3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z";
+
+  function icon(className, path) {  // drawn here, so no font or file is needed
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "pv-icon " + className);
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var shape = document.createElementNS(SVG, "path");
+    shape.setAttribute("d", path);
+    shape.setAttribute("fill", "currentColor");
+    svg.appendChild(shape);
+    return svg;
+  }
+
   function nextId(prefix) { uid += 1; return "pv-" + prefix + "-" + uid; }
 
   var chrome = [];  // [element, key, attribute or null]: the widget's own words
@@ -131,8 +150,7 @@
   var root = el("div", "pv-root pv-mode-" + MODE);
   var announcer = el("div", "pv-visually-hidden", { "aria-live": "polite" });
   var launcher = el("button", "pv-launcher", { type: "button", "aria-expanded": "false" });
-  var launcherIcon = el("span", "pv-launcher-icon", { "aria-hidden": "true" });
-  launcherIcon.textContent = "\u{1F4AC}";
+  var launcherIcon = icon("pv-launcher-icon", BUBBLE);
   var launcherText = say(el("span", "pv-launcher-text"), "launcher");
   launcher.appendChild(launcherIcon);
   launcher.appendChild(launcherText);
@@ -243,9 +261,9 @@
     var source = message.audio_url ? audioUrl(message.audio_url) : null;
     if (source && message.text) {
       var tools = el("div", "pv-tools");
-      var listen = say(el("button", "pv-listen", {
-        type: "button", lang: state.lang, dir: words().dir
-      }), "listen");
+      var listen = el("button", "pv-listen", { type: "button", lang: state.lang, dir: words().dir });
+      listen.appendChild(icon("pv-listen-icon", SPEAKER));
+      listen.appendChild(say(el("span"), "listen"));
       audio = el("audio", "pv-audio", { preload: "none", src: source });
       tools.appendChild(listen);
       tools.appendChild(audio);
@@ -260,12 +278,14 @@
         var button = el("button", "pv-choice", { type: "button" });
         var titleText = String(choice.title || "");
         button.textContent = titleText;
+        button.setAttribute("data-payload", String(choice.payload || ""));
         var code = languageOfName[titleText];
         if (code) {  // a language named in its own words is read in that language
           button.setAttribute("lang", code);
           button.setAttribute("dir", STRINGS.languages[code].dir === "rtl" ? "rtl" : "ltr");
         }
         button.addEventListener("click", function () {
+          input.focus();  // never lose focus while the chosen button goes away
           send(String(choice.payload || ""), titleText, true);
         });
         group.appendChild(button);
@@ -299,7 +319,13 @@
     state.history.forEach(function (entry) { entry.buttons = []; });
   }
 
-  function scrollToEnd() { log.scrollTop = log.scrollHeight; }
+  function scrollToEnd() {
+    log.scrollTop = log.scrollHeight;
+    if (panel.scrollHeight > panel.clientHeight) {  // short screens scroll the whole panel
+      var last = log.lastElementChild;
+      if (last) { last.scrollIntoView({ block: "nearest" }); }
+    }
+  }
 
   // -- speech ------------------------------------------------------------------------
 
@@ -417,8 +443,13 @@
     var here = document.activeElement;
     var inChat = here === input || here === document.body || here === null;
     if (!item.fromChoice || !inChat || !newest) { return; }
-    var first = log.querySelector(".pv-choices .pv-choice");
-    if (first) { first.focus(); }
+    var group = newest.querySelector(".pv-choices");
+    var choices = group ? group.querySelectorAll(".pv-choice") : [];
+    // A question to answer in words offers only "skip": the answer box is the place then.
+    var onlySkip = Array.prototype.every.call(choices, function (button) {
+      return button.getAttribute("data-payload") === "/skip";
+    });
+    if (choices.length && !onlySkip) { choices[0].focus(); }
   }
 
   function showStatus() {
