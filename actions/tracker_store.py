@@ -1,14 +1,23 @@
-"""Rasa's tracker store for patient-voice: in memory, and forgotten when idle.
+"""Rasa's tracker store for patient-voice: in memory, redacted, and forgotten when idle.
 
 Rasa's tracker holds the raw conversation, the slots and the sender id (a phone number
-on SMS and WhatsApp). Answers are already in the anonymised store the moment they are
-given, so the tracker is only needed while the patient is chatting. Rasa's own
-``InMemoryTrackerStore`` keeps every conversation until the process stops; this one
-drops a conversation after ``idle_minutes`` without a message (endpoints.yml).
+on SMS and WhatsApp, which our Twilio channels replace with a keyed hash). Answers are
+already in the anonymised store the moment they are given, so the tracker is only
+needed while the patient is chatting, and only its intents and slots at that. This
+store therefore
+
+* keeps trackers in memory only (nothing on disk),
+* redacts what the patient typed before keeping a tracker: the text of every user
+  message, its metadata and any entity value that is not a plain choice value are
+  replaced (the action has already stored the anonymised answer, and the rules only
+  need the intent), and
+* drops a conversation after ``idle_minutes`` without a message (endpoints.yml).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +28,25 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 DEFAULT_IDLE_MINUTES = 30
+REDACTED = "[redacted]"
+_CHOICE_VALUE = re.compile(r"[a-z0-9_]{1,40}")
+
+
+def redact_user_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A user event without what the patient typed: intent and choice values only."""
+    parse = dict(event.get("parse_data") or {})
+    parse["text"] = REDACTED
+    parse["entities"] = [e for e in parse.get("entities") or []
+                         if isinstance(e.get("value"), str) and _CHOICE_VALUE.fullmatch(e["value"])]
+    parse.pop("metadata", None)
+    return {**event, "text": REDACTED, "parse_data": parse, "metadata": {}}
+
+
+def redact_serialised(serialised: str) -> str:
+    dialogue = json.loads(serialised)
+    dialogue["events"] = [redact_user_event(e) if e.get("event") == "user" else e
+                          for e in dialogue.get("events") or []]
+    return json.dumps(dialogue)
 
 
 class ExpiringInMemoryTrackerStore(InMemoryTrackerStore):
@@ -49,7 +77,8 @@ class ExpiringInMemoryTrackerStore(InMemoryTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         self.forget_idle()
-        await super().save(tracker)
+        await self.stream_events(tracker)  # no event broker is configured: a no-op
+        self.store[tracker.sender_id] = redact_serialised(self.serialise_tracker(tracker))
         self.last_seen[tracker.sender_id] = self.clock()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:

@@ -230,7 +230,11 @@ class _Found:
 
 # ------------------------------------------------------------------------- e-mail
 
-_EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+[ \t]?@[ \t]?[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+# "jo@example.com" or "jo @ example.com", not "DM me @Sarah.J" (a handle).
+_EMAIL = re.compile(
+    r"(?<![\w.+'-])[\w.+'-]+(?:@|[ \t]@[ \t])[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])",
+    re.IGNORECASE,
+)
 
 # Spelt-out addresses: "jo dot bloggs at nhs dot net", "jo.bloggs (at) gmail [dot] com".
 # The domain must end in a known top-level domain so "at home dot" never matches.
@@ -270,7 +274,10 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 # A handle has a letter in it ("@3pm" is a time) and is not the end of an e-mail address.
-_HANDLE = re.compile(r"(?<![\w@.])@(?=[\w.]{0,29}[^\W\d_])\w(?:[\w.]{0,28}\w)?(?![\w@])")
+_HANDLE = re.compile(
+    r"(?<![\w@.])@(?!\d{1,2}(?:[:.]\d\d)?[ap]m\b)(?=[\w.]{0,29}[^\W\d_])\w(?:[\w.]{0,28}\w)?(?![\w@])",
+    re.IGNORECASE,
+)
 
 
 def _urls_and_handles(text: str, found: _Found) -> None:
@@ -564,7 +571,13 @@ _NOT_STREET_WORDS = frozenset(
     """
     hours hour minutes minute mins days day weeks week months month years year times time
     people patients nurses doctors staff beds bed miles mile yards metres meters floors
-    floor steps times pounds calls visits tablets pills weeks' days' hrs wks
+    floor steps times pounds calls visits tablets pills weeks' days' hrs wks car cars
+    """.split()
+)
+# Words before a number that make it no house number: "level 2 car park", "bed 12".
+_NOT_HOUSE_AFTER = frozenset(
+    """
+    level floor bay bed room ward gate platform junction exit door page step unit theatre
     """.split()
 )
 
@@ -575,15 +588,25 @@ def _street_words_ok(words: str) -> bool:
         lower = word.lower()
         if lower in _NOT_STREET_WORDS:
             return False
-        if lower in STOPWORDS and not (k == 0 and lower == "the"):
+        if lower in STOPWORDS and not (k == 0 and word == "The"):
             return False
     return True
+
+
+def _house_number_ok(text: str, m: re.Match[str]) -> bool:
+    number = m.group("number")
+    if re.fullmatch(r"(?:19|20)\d\d", number):  # a year: "in 2019 the road ..."
+        return False
+    before = _PREVIOUS_WORD.search(text[max(0, m.start() - 20) : m.start()])
+    return before is None or before.group(1).lower() not in _NOT_HOUSE_AFTER
 
 
 def _addresses(text: str, found: _Found) -> None:
     spans = []
     for m in _ADDRESS.finditer(text):
-        if m.group("flat") is not None or _street_words_ok(m.group("words")):
+        if m.group("flat") is not None or (
+            _street_words_ok(m.group("words")) and _house_number_ok(text, m)
+        ):
             spans.append((m.start(), m.end(), ADDRESS))
     found.add(spans)
     spans = []
@@ -1056,6 +1079,9 @@ _MONTH_BEFORE = frozenset(
     """.split()
 )
 _NOT_AFTER = frozenset("the a an".split())
+# Listed names that are colours or ethnic groups, often written with a capital ("Black
+# British", "White Irish"): a name only in a name-like place or after a given name.
+_NOT_ALONE = frozenset("black white brown green grey gray".split())
 _SENTENCE_END = frozenset(".!?\n:;\"“”'‘’()[]")
 
 
@@ -1218,7 +1244,7 @@ def _in_name_context(
             return 0
         if _sentence_start(text, start):
             return int(after in ("was", "is", "has", "had", "said", "came"))
-        return int(prev not in _NOT_AFTER)
+        return int(prev not in _NOT_AFTER and lower not in _NOT_ALONE)
     # A word not in the name list: only in a name-like place, and never an ordinary word.
     if not context or not _could_be_name(lower, lists):
         return 0

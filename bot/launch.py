@@ -112,6 +112,7 @@ def running(
     bot_port: int = 5055,
     extra_env: dict[str, str] | None = None,
     model: Path = MODEL,
+    rasa_args: tuple[str, ...] = (),
 ) -> Iterator[Running]:
     """The bot server and the Rasa server, up and answering, stopped on exit."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -128,7 +129,8 @@ def running(
             f"http://127.0.0.1:{bot_port}/health", log_dir / "bot_server.log", env))
         up.servers.append(_spawn(
             "Rasa server",
-            rasa_command(model, rasa_port, endpoints, PROJECT_ROOT / "credentials.yml"),
+            [*rasa_command(model, rasa_port, endpoints, PROJECT_ROOT / "credentials.yml"),
+             *rasa_args],
             f"{up.rasa_url}/", log_dir / "rasa.log", env))
         for server in up.servers:
             server.wait_until_up()

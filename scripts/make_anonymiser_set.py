@@ -488,7 +488,7 @@ def _fill(template: str, lang: str, v: Values) -> tuple[str, list[dict]]:
     return text, spans
 
 
-def build(per_template: int = 6) -> tuple[list[dict], list[dict]]:
+def build(per_template: int = 10) -> tuple[list[dict], list[dict]]:
     rng = random.Random(SEED)
     values = Values(rng)
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -529,7 +529,7 @@ def build(per_template: int = 6) -> tuple[list[dict], list[dict]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--per-template", type=int, default=6, help="examples per template")
+    parser.add_argument("--per-template", type=int, default=10, help="examples per template")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     tune, test = build(args.per_template)

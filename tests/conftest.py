@@ -19,11 +19,23 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 
+# Rasa's HTTP API is on in tests only, behind a token, so a test can read the tracker
+# store the way an attacker with access to the server would. `make run` leaves it off.
+API_TOKEN = secrets.token_hex(16)
+
+
 @dataclass
 class Servers:
     webhook: str
     database_url: str
     logs: list[Path]
+
+    def tracker(self, sender: str) -> dict:
+        base = self.webhook.removesuffix("/webhooks/rest/webhook")
+        reply = httpx.get(f"{base}/conversations/{sender}/tracker",
+                          params={"token": API_TOKEN}, timeout=30)
+        reply.raise_for_status()
+        return reply.json()
 
     def log_text(self) -> str:
         return "\n".join(path.read_text(errors="replace") for path in self.logs)
@@ -44,7 +56,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     env = {"DATABASE_URL": database_url, "BOT_SERVER_LOG_LEVEL": "INFO",
            "TRANSLATION_INTERVAL_SECONDS": "0"}
     with running(log_dir=work, rasa_port=free_port(), bot_port=free_port(),
-                 extra_env=env) as up:
+                 extra_env=env, rasa_args=("--enable-api", "--auth-token", API_TOKEN)) as up:
         yield Servers(up.webhook, database_url, up.logs())
 
 

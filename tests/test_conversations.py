@@ -6,6 +6,7 @@ trust's engagement team will find in the store afterwards.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -265,6 +266,9 @@ def test_no_phone_number_sender_or_raw_text_in_store_or_logs(servers: Servers) -
     logs = servers.log_text()
     for secret in ("7700900456", "900987", "Bloggs", "476 5919", "Call Nurse"):
         assert secret not in logs
+    tracker = json.dumps(servers.tracker(phone_sender), ensure_ascii=False)
+    for secret in ("900987", "Bloggs", "476 5919", "Call Nurse"):
+        assert secret not in tracker
 
 
 def test_a_typed_session_start_does_not_lose_the_place(servers: Servers, patient: Patient) -> None:

@@ -32,3 +32,22 @@ async def test_idle_conversations_are_forgotten() -> None:
     assert "whatsapp:+447700900111" not in store.store
     assert "07700 900111" not in repr(store.store)
     assert await store.retrieve("someone-else") is not None
+
+
+async def test_what_the_patient_typed_is_not_kept() -> None:
+    store = ExpiringInMemoryTrackerStore(Domain.empty())
+    tracker = DialogueStateTracker("someone", slots=[])
+    tracker.update(UserUttered(
+        "Dr Bloggs, 07700 900111",
+        intent={"name": "inform", "confidence": 0.9},
+        entities=[{"entity": "option", "value": "very_good"},
+                  {"entity": "option", "value": "Nurse Bloggs 07700"}],
+        metadata={"note": "Bloggs"},
+    ))
+    await store.save(tracker)
+    kept = store.store["someone"]
+    assert "Bloggs" not in kept and "07700" not in kept
+    again = await store.retrieve("someone")
+    latest = again.latest_message
+    assert latest.intent["name"] == "inform" and latest.text == "[redacted]"
+    assert [e["value"] for e in latest.entities] == ["very_good"]
