@@ -6,7 +6,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test chat model venv lint validate rasa-test pytest bench nlu-report clean
+.PHONY: run test chat model venv lint validate rasa-test pytest bench nlu-report privacy-report clean
 
 venv: $(VENV)/.installed
 
@@ -40,6 +40,9 @@ test: lint validate rasa-test pytest  ## everything CI runs
 
 bench: model  ## latency, throughput and memory against a bare Rasa bot
 	$(PY) scripts/bench.py
+
+privacy-report: venv  ## identifier recall/precision, ours vs plain Presidio (makes .venv-presidio once)
+	$(PY) scripts/privacy_report.py --setup
 
 nlu-report: venv  ## per-language intent accuracy and command-intent F1 on held-out examples
 	$(PY) scripts/nlu_report.py

@@ -17,6 +17,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from actions.actions import survey_for
+from bot.anonymiser import anonymise
 from bot.renderer import render_nlg_request
 from bot.settings import database_url, translation_interval
 from bot.translation import GoogleTranslator, translate_pending
@@ -32,6 +33,7 @@ def build_app() -> Sanic:
     async def open_store(app: Sanic, *_: object) -> None:
         """Bring the database schema up to date before the first patient arrives."""
         survey_for(database_url())
+        anonymise("warm up")  # loads the name lists now, not on a patient's first answer
         interval = translation_interval()
         if interval > 0:
             app.add_task(translate_now_and_then(interval))

@@ -46,8 +46,10 @@ thin. ``scripts/privacy_report.py`` measures this module against plain Presidio.
 Known gaps (deliberate or measured, see the tests and the privacy report):
 
 * a name not in the name list, written in lower case, with no title, relation or thanks
-  around it ("saw zeynep today"); a name that is also a common word written in lower case
-  outside those places ("will was great" at the start of a sentence is kept);
+  around it ("saw zeynep today"); a name that is also a common word at the start of a
+  sentence or after a colon ("Mark Page the physio ...", "Contact: Amber Walters");
+  inflected Polish names and titles ("doktorowi Nowakowi"); Welsh "a Dr x" ("and Dr x")
+  in lower case is read as "a doctor";
 * local phone numbers without an area code (7 or 8 digits) and numbers spelt in
   words ("oh seven seven ...");
 * hospital numbers that mix letters and digits ("RXH123456"); house names and towns;

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.catalogue import available_languages
-from bot.settings import TrustSettings
+from bot.settings import TrustSettings, contacts_enabled
 
 Choices = dict[str, list[str]]
 Condition = Callable[[Choices], bool]
@@ -118,6 +118,9 @@ FLOW: tuple[Question, ...] = (
              exclusive=("no_needs", "prefer_not"), when=ABOUT_YOU),
     Question("housing", "choice", HOUSING, when=ABOUT_YOU),
     Question("involvement", "choice", ("yes", "no")),
+    # Kept apart from the answers, encrypted (bot/contacts.py); asked only with CONTACT_KEY.
+    Question("contact_details", "text", stored=False,
+             when=all_of(answered("involvement", "yes"), lambda _: contacts_enabled())),
 )
 
 # Asked when the patient says "stop"; not part of the flow.

@@ -30,6 +30,7 @@ def trust_params(settings: TrustSettings, language: str) -> dict[str, str]:
         "pals_email": settings.pals.email,
         "engagement_phone": settings.engagement_team.phone,
         "engagement_email": settings.engagement_team.email,
+        "contact_days": str(settings.contact_days),
     }
 
 

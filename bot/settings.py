@@ -40,6 +40,7 @@ class TrustSettings:
     pals: Contact
     engagement_team: Contact
     retention_days: int
+    contact_days: int = 90
     # Optional: names the anonymiser removes from free text (bot/anonymiser.py).
     staff_names: tuple[str, ...] = ()
     ward_names: tuple[str, ...] = ()
@@ -89,6 +90,7 @@ def parse_trust_settings(raw: dict) -> TrustSettings:
         pals=_contact(raw, "pals"),
         engagement_team=_contact(raw, "engagement_team"),
         retention_days=int((raw.get("retention") or {}).get("answers_days", 730)),
+        contact_days=int((raw.get("retention") or {}).get("contact_days", 90)),
         staff_names=_name_list(raw, "staff_names"),
         ward_names=_name_list(raw, "ward_names"),
         site_names=_name_list(raw, "site_names"),
@@ -118,3 +120,8 @@ def database_url() -> str:
 def translation_interval() -> float:
     """Seconds between background translation runs in the bot server; 0 turns them off."""
     return float(os.environ.get("TRANSLATION_INTERVAL_SECONDS", "600"))
+
+
+def contacts_enabled() -> bool:
+    """Ask for co-production contact details only when they can be encrypted (CONTACT_KEY)."""
+    return bool(os.environ.get("CONTACT_KEY"))

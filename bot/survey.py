@@ -29,6 +29,8 @@ from bot.catalogue import (
     catalogue,
     normalise_words,
 )
+from bot.contacts import ContactKeyMissing, save_contact
+from bot.erasure import withdraw as withdraw_response
 from bot.language_id import identify
 from bot.questions import (
     ASIDES,
@@ -418,6 +420,8 @@ class _Turn:
         text = self.message.text
         if not text or is_payload(text):
             return self.not_understood()
+        if question.key == "contact_details":
+            return self.keep_contact(text, question)
         try:
             cleaned = self.survey.anonymise(text)
         except AnonymisationError:
@@ -428,6 +432,16 @@ class _Turn:
         self.remember(question, text=cleaned, language=self.spoken or self.language)
         following = self.advance(question)
         return following if self.state.finished else (self.offer_language() or following)
+
+    def keep_contact(self, details: str, question: Question) -> list[Reply]:
+        """Contact details go, encrypted, to a table with no link to the answers."""
+        try:
+            save_contact(self.store, details, language=self.language,
+                         keep_days=self.survey.settings.contact_days)
+        except ContactKeyMissing:
+            log.error("contact details not kept: CONTACT_KEY missing or invalid")
+            return [Reply("answer_not_saved"), *self.advance(question)]
+        return [Reply("contact_saved"), *self.advance(question)]
 
     def remember(self, question: Question, **answer: object) -> None:
         rid = self.state.response_id
@@ -555,7 +569,7 @@ class _Turn:
         found = _RECEIPT.search(self.message.text)
         if not found:
             reply = Reply("withdraw_how")
-        elif self.store.withdraw(found.group(0)):
+        elif withdraw_response(self.store, found.group(0), actor="patient"):
             reply = Reply("withdrawn")
         else:
             reply = Reply("withdraw_not_found")

@@ -40,7 +40,13 @@ Decisions (see also README):
   the training rows; a comment over no threshold gets its single best category, as every
   labelled comment has at least one. Sentiment is a second linear SVM (balanced classes)
   on the same features. Categories with fewer than :data:`MIN_EXAMPLES` examples are
-  known (listed in ``categories``) but never predicted.
+  known (listed in ``categories``) but never predicted. Cross-validated on the shared data
+  (``make themes-report``): themes micro F1 0.67, macro F1 0.52, sentiment macro F1 0.61,
+  about 5,000 comments a second on one core in batches (about 100 one per call).
+* **Staff corrections** (``Store.corrections()``) are rows like any other with a ``Weight``
+  column of :data:`CORRECTION_WEIGHT`: a reviewed label on our own questions counts as five
+  comments of the public data, enough for the next model to follow it on that comment.
+  ``Weight`` may sit in any CSV before ``Comment sentiment`` (default 1).
 * Comments are cut to :data:`MAX_CHARS` characters (the store keeps 5,000), Unicode NFKC.
   An empty comment predicts ``Not assigned`` and sentiment 3 without calling the model.
 
@@ -268,7 +274,14 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Options:
-    """Training settings (the defaults are the ones measured in scripts/themes_report.py)."""
+    """Training settings; the defaults were chosen with scripts/themes_report.py.
+
+    Tried on 5-fold grouped cross-validation (micro / macro F1): balanced class weights beat
+    none (0.684 / 0.489 against 0.677 / 0.449 at C=1); per-category thresholds trade micro
+    for macro (0.668 / 0.522 against 0.684 / 0.489 at 0); logistic regression was no better
+    (0.686 / 0.507) and slower; question-crossed words add 0.02 micro; character n-grams
+    across word boundaries or min_df 1 changed nothing.
+    """
 
     word_features: int = 40000
     char_features: int = 60000

@@ -92,7 +92,7 @@ class FakeTwilio:
             return [m for m in self.sent if m.to == number]
 
     def wait_for(self, number: str, count: int, *, timeout: float = 60.0,
-                 quiet: float = 0.5) -> list[Sent]:
+                 quiet: float = 0.7) -> list[Sent]:
         """Every message to ``number`` once there are ``count`` and none came for ``quiet`` s."""
         deadline = time.monotonic() + timeout
         seen, since = -1, time.monotonic()

@@ -24,6 +24,7 @@ CODE_KEYS = {
     "started_again", "withdrawn", "withdraw_not_found", "withdraw_how", "finished",
 }
 KNOWN_PLACEHOLDERS = {"trust_name", "pals_phone", "pals_email", "engagement_phone", "language_name",
+                      "contact_days",
                       "engagement_email", "receipt"}
 
 

@@ -422,3 +422,27 @@ def test_danger_in_another_language_is_signposted_in_that_language(survey: Surve
                             language="en", channel="rest")
     assert replies[0].key == "signpost_danger" and replies[0].language == "cy"
     assert replies[-1].key == "ask_respondent" and replies[-1].language == "en"
+
+
+def test_contact_details_are_asked_only_with_a_key_and_kept_apart(
+    survey: Survey, monkeypatch
+) -> None:
+    from bot.contacts import list_contacts, new_key
+
+    key = new_key()
+    monkeypatch.setenv("CONTACT_KEY", key)
+    visit = started(survey)
+    while visit.state.current != "about_you":
+        visit.say("skip")
+    visit.say("no")
+    assert visit.say("yes") == ["involvement_contact", "ask_contact_details"]
+    assert visit.say("jo@example.com or 07700 900123") == [
+        "contact_saved", "thanks", "signpost_end"]
+    assert "contact_details" not in visit.answers()
+    assert [c.details for c in list_contacts(survey.store, key=key)] == [
+        "jo@example.com or 07700 900123"]
+    monkeypatch.delenv("CONTACT_KEY")
+    other = started(survey)
+    while other.state.current != "involvement":
+        other.say("skip")
+    assert other.say("yes") == ["involvement_contact", "thanks", "signpost_end"]
