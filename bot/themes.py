@@ -405,11 +405,10 @@ class ThemeModel:
             raise ValueError("texts and questions must have the same length")
         cleaned = [clean_text(text) for text in texts]
         filled = [number for number, text in enumerate(cleaned) if text]
-        predictions = [
-            Prediction([NOT_ASSIGNED] if NOT_ASSIGNED in self.categories else [], NEUTRAL)
-        ] * len(texts)
+        empty = [NOT_ASSIGNED] if NOT_ASSIGNED in self.categories else []
+        predictions = [Prediction(list(empty), NEUTRAL) for _ in texts]
         if not filled:
-            return list(predictions)
+            return predictions
         margins, sentiments = self.scores(
             [cleaned[n] for n in filled], [questions[n] for n in filled]
         )
@@ -417,7 +416,7 @@ class ThemeModel:
         for row, number in enumerate(filled):
             themes = [self.labels[column] for column in chosen[row]]
             predictions[number] = Prediction(themes, int(sentiments[row]))
-        return list(predictions)
+        return predictions
 
 
 def _choose(margins, at_least_one: bool) -> list[list[int]]:
@@ -580,11 +579,13 @@ _cache_lock = threading.Lock()
 def save(model: ThemeModel, path: str | os.PathLike | None = None) -> Path:
     """Write the model (joblib, compressed) to ``path`` (default :func:`model_path`)."""
     import joblib
+    import sklearn
 
     target = Path(path) if path is not None else model_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    joblib.dump({"format": FILE_FORMAT, "model": model}, partial, compress=3)
+    content = {"format": FILE_FORMAT, "sklearn": sklearn.__version__, "model": model}
+    joblib.dump(content, partial, compress=3)
     partial.replace(target)  # readers never see half a file
     return target
 
@@ -594,9 +595,10 @@ def load(path: str | os.PathLike | None = None) -> ThemeModel:
 
     A file replaced since (new size or modification time) is read again. Raises
     FileNotFoundError with the command that makes the file, ValueError for a file that is not
-    a themes model.
+    a themes model or was made with another scikit-learn version (retrain then).
     """
     import joblib
+    import sklearn
 
     source = Path(path) if path is not None else model_path()
     try:
@@ -612,6 +614,11 @@ def load(path: str | os.PathLike | None = None) -> ThemeModel:
             content = joblib.load(source)
             if not isinstance(content, dict) or content.get("format") != FILE_FORMAT:
                 raise ValueError(f"{source} is not a themes model file (format {FILE_FORMAT})")
+            if content.get("sklearn") != sklearn.__version__:
+                raise ValueError(
+                    f"{source} was made with scikit-learn {content.get('sklearn')}, this is "
+                    f"{sklearn.__version__}: retrain with `patient-voice themes train`"
+                )
             for old in [k for k in _cache if k[0] == key[0]]:
                 del _cache[old]
             _cache[key] = content["model"]

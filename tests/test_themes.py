@@ -194,6 +194,10 @@ def test_load_explains_a_missing_or_foreign_file(tmp_path):
     joblib.dump({"something": "else"}, tmp_path / "other.joblib")
     with pytest.raises(ValueError, match="not a themes model"):
         themes.load(tmp_path / "other.joblib")
+    joblib.dump({"format": themes.FILE_FORMAT, "sklearn": "0.1", "model": None},
+                tmp_path / "old.joblib")
+    with pytest.raises(ValueError, match="retrain"):
+        themes.load(tmp_path / "old.joblib")
 
 
 def test_train_needs_labels_and_sentiments(data):
@@ -299,6 +303,7 @@ def test_save_themes_and_the_unthemed_queue(store, clock):
         UnthemedAnswer(english, "rating_reason", "Kind staff")
     ]
     assert [a.answer_id for a in store.unthemed_answers(10)] == [english, other]
+    assert [a.answer_id for a in store.unthemed_answers(1)] == [english]
     assert store.save_themes(english, [STAFF, STAFF], 1, "v1", source_text="Kind staff")
     found = store.themes_for(english)
     assert (found.themes, found.sentiment, found.model_version) == ([STAFF], 1, "v1")
