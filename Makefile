@@ -6,7 +6,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test chat model venv lint validate rasa-test pytest bench nlu-report privacy-report clean
+.PHONY: run test chat model venv lint validate rasa-test pytest bench nlu-report privacy-report themes-report themes-model clean
 
 venv: $(VENV)/.installed
 
@@ -43,6 +43,12 @@ bench: model  ## latency, throughput and memory against a bare Rasa bot
 
 privacy-report: venv  ## identifier recall/precision, ours vs plain Presidio (makes .venv-presidio once)
 	$(PY) scripts/privacy_report.py --setup
+
+themes-report: venv  ## cross-validated F1 and speed of the themes classifier (shared data)
+	$(PY) scripts/themes_report.py
+
+themes-model: venv  ## make models/themes/themes.joblib from the shared QDC data (+ corrections)
+	$(PY) -m bot.cli themes train --data ../shared/data/qdc_v6_train.csv
 
 nlu-report: venv  ## per-language intent accuracy and command-intent F1 on held-out examples
 	$(PY) scripts/nlu_report.py

@@ -23,4 +23,4 @@ if ! cmp -s web/package-lock.json web/node_modules/.installed-from-lock 2>/dev/n
   (cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
   cp web/package-lock.json web/node_modules/.installed-from-lock
 fi
-/usr/bin/chromium --version
+/usr/bin/chromium --version 2>/dev/null

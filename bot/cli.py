@@ -22,6 +22,7 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING
 
+from bot import cli_privacy
 from bot.export import write_csv, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -109,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("migrate", parents=[common], help="bring the database schema up to date")
     _add_themes_parser(commands, common)
+    cli_privacy.add_parsers(commands, common)
     return parser
 
 
@@ -121,11 +123,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from bot.erasure import record
     from bot.store import Store
 
     store = Store(args.database_url)
     try:
         rows = store.export_rows(since=args.since, until=args.until, service=args.service)
+        record(store, "export", "staff", len(rows))  # every export is in the audit log
     finally:
         store.close()
     if args.output is None:
@@ -367,6 +371,8 @@ def main(argv: list[str] | None = None, *, translator: Translator | None = None)
         return _translate_pending(args, translator)
     if args.command == "themes":
         return _themes(args)
+    if args.command in ("withdraw", "purge", "contacts"):
+        return cli_privacy.run(args)
     return _migrate(args)
 
 

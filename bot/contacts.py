@@ -18,25 +18,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Column, Date, Integer, LargeBinary, String, select
+from sqlalchemy import select
 
-from bot.store import Base, Store
+from bot.store import ContactRow, Store
 
 MAX_CONTACT = 500  # characters: a phone number, an email, a note on the best time
 
 
 class ContactKeyMissing(RuntimeError):
     """CONTACT_KEY is not set, or is not a Fernet key."""
-
-
-class ContactRow(Base):
-    __tablename__ = "contact_requests"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    created_on = Column(Date, nullable=False)
-    expires_on = Column(Date, nullable=False)
-    language = Column(String(8), nullable=False)  # so the team can bring an interpreter
-    secret = Column(LargeBinary, nullable=False)
 
 
 @dataclass(frozen=True)

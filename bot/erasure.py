@@ -18,27 +18,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import CheckConstraint, Column, Date, Integer, String, delete, select
+from sqlalchemy import delete, select
 
-from bot.store import Base, ResponseRow, Store
+from bot.store import AuditRow, ContactRow, ResponseRow, Store
 
 ACTIONS = ("withdraw", "purge", "export", "contact_deleted")
 ACTORS = ("patient", "staff", "system")
-
-
-class AuditRow(Base):
-    __tablename__ = "audit_log"
-    __table_args__ = (
-        CheckConstraint("action IN ('withdraw', 'purge', 'export', 'contact_deleted')",
-                        name="audit_action"),
-        CheckConstraint("actor IN ('patient', 'staff', 'system')", name="audit_actor"),
-    )
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    happened_on = Column(Date, nullable=False)
-    action = Column(String(32), nullable=False)
-    actor = Column(String(16), nullable=False)
-    count = Column(Integer, nullable=False)
 
 
 @dataclass(frozen=True)
@@ -84,8 +69,6 @@ def purge(store: Store, *, answers_days: int, contact_days: int,
           audio_dir: Path | None = None, dry_run: bool = False) -> PurgeReport:
     """Delete responses started more than ``answers_days`` ago, expired contact requests
     and cached audio older than ``answers_days``."""
-    from bot.contacts import ContactRow  # same store, kept in its own module
-
     today = store._today()
     oldest = today - timedelta(days=answers_days)
     with store._session() as s, s.begin():

@@ -40,6 +40,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -171,6 +172,33 @@ class ThemeCorrectionRow(Base):
     themes = Column(JSON, nullable=False)
     sentiment = Column(Integer, nullable=True)
     created_on = Column(Date, nullable=False)
+
+
+# Withdrawals and purges (bot/erasure.py): what, when, by whom, how many; never content.
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint("action IN ('withdraw', 'purge', 'export', 'contact_deleted')",
+                        name="audit_action"),
+        CheckConstraint("actor IN ('patient', 'staff', 'system')", name="audit_actor"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    happened_on = Column(Date, nullable=False)
+    action = Column(String(32), nullable=False)
+    actor = Column(String(16), nullable=False)
+    count = Column(Integer, nullable=False)
+
+
+# Co-production contact details (bot/contacts.py): encrypted, no link to any answer.
+class ContactRow(Base):
+    __tablename__ = "contact_requests"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    created_on = Column(Date, nullable=False)
+    expires_on = Column(Date, nullable=False)
+    language = Column(String(8), nullable=False)  # so the team can bring an interpreter
+    secret = Column(LargeBinary, nullable=False)
 
 
 @dataclass(frozen=True)

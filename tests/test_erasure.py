@@ -106,3 +106,23 @@ def test_contact_details_need_a_key(store: Store, monkeypatch) -> None:
         save_contact(store, "x@example.com", language="en", keep_days=1)
     with pytest.raises(ContactKeyMissing):
         list_contacts(store, key="not a key")
+
+
+def test_the_command_line_withdraws_purges_and_lists_contacts(tmp_path, monkeypatch, capsys) -> None:
+    from bot.cli import main
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    store = Store(url)
+    rid, receipt = finished_response(store)
+    key = new_key()
+    monkeypatch.setenv("CONTACT_KEY", key)
+    save_contact(store, "jo@example.com", language="pl", keep_days=90)
+    assert main(["export", "--format", "json", "--database-url", url]) == 0
+    assert main(["contacts", "list", "--database-url", url]) == 0
+    assert "jo@example.com" in capsys.readouterr().out
+    assert main(["withdraw", receipt, "--database-url", url]) == 0
+    assert main(["withdraw", receipt, "--database-url", url]) == 1
+    assert main(["purge", "--dry-run", "--database-url", url]) == 0
+    assert "would delete 0 responses, 0 contact requests" in capsys.readouterr().out
+    assert [e.action for e in audit_log(store)] == ["export", "withdraw"]
+    assert main(["contacts", "new-key"]) == 0

@@ -294,7 +294,7 @@ class Visitor:
         return reply.json()["messages"]
 
     def choose(self, option: str) -> list[dict]:
-        return self.say('/choose{"option":"%s"}' % option)
+        return self.say("/choose" + json.dumps({"option": option}, separators=(",", ":")))
 
 
 def stored(web: Web) -> dict[str, dict]:
