@@ -67,7 +67,11 @@ def train(work: Path) -> Path:
 
 
 async def classify(model: Path, texts: list[str]) -> list[str]:
+    import logging
+
     from rasa.core.agent import Agent
+
+    logging.getLogger().setLevel(logging.WARNING)  # Rasa logs each parse at DEBUG
 
     agent = Agent.load(str(model))
     return [(await agent.parse_message(text))["intent"]["name"] for text in texts]

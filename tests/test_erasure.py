@@ -108,12 +108,14 @@ def test_contact_details_need_a_key(store: Store, monkeypatch) -> None:
         list_contacts(store, key="not a key")
 
 
-def test_the_command_line_withdraws_purges_and_lists_contacts(tmp_path, monkeypatch, capsys) -> None:
+def test_the_command_line_withdraws_purges_and_lists_contacts(
+    tmp_path, monkeypatch, capsys
+) -> None:
     from bot.cli import main
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     store = Store(url)
-    rid, receipt = finished_response(store)
+    _, receipt = finished_response(store)
     key = new_key()
     monkeypatch.setenv("CONTACT_KEY", key)
     save_contact(store, "jo@example.com", language="pl", keep_days=90)
