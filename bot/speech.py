@@ -180,6 +180,18 @@ def _publish(temp: Path, final: Path) -> None:
     os.replace(temp, final)
 
 
+_RECEIPT = re.compile(r"PV-[23456789A-Z]{6}", re.IGNORECASE)
+
+
+def speakable(text: str) -> bool:
+    """Bot text that may be spoken and cached: not empty, and without a receipt code.
+
+    A receipt code lets its holder withdraw a response; cached audio of it would keep
+    it on disk (and send it to Google), so those messages stay text only.
+    """
+    return bool(text and text.strip()) and not _RECEIPT.search(text)
+
+
 def audio_path(audio_id: str) -> Path | None:
     """The cached audio file for an id from a URL, or ``None``.
 

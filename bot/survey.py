@@ -171,6 +171,10 @@ def contains_any(text: str, phrases: tuple[str, ...]) -> bool:
     return any(f" {phrase} " in padded for phrase in phrases)
 
 
+def danger_by_words(message: Message) -> bool:
+    return contains_any(message.text, all_danger_words())
+
+
 def is_danger(message: Message, *, trust_intent: bool = True) -> bool:
     """Danger by NLU or by the word list of any language: either is enough.
 
@@ -178,7 +182,7 @@ def is_danger(message: Message, *, trust_intent: bool = True) -> bool:
     """
     by_intent = trust_intent and message.intent == "danger" and (
         message.confidence >= SAFETY_CONFIDENCE)
-    return by_intent or contains_any(message.text, all_danger_words())
+    return by_intent or danger_by_words(message)
 
 
 def is_complaint(message: Message, words: Catalogue, *, trust_intent: bool = True) -> bool:
@@ -277,9 +281,13 @@ class _Turn:
             return self.offer_language() or [self.ask()]
         if self.state.finished:
             return self.after_finish(command)
-        # After signposting, carry on where we were. A complaint written as an answer to a
-        # free-text question is still feedback, so it is kept (PALS details were given).
-        if danger or (complaint and question.kind != "text"):
+        # After signposting, carry on where we were: the question is asked again. On a
+        # free-text question, a message flagged by NLU alone (no danger phrase) is most
+        # likely feedback ("more buses" once read as danger), so it is kept as the answer,
+        # as is a complaint (PALS details were given).
+        if question.kind != "text" and (danger or complaint):
+            return [self.ask()]
+        if question.kind == "text" and danger and danger_by_words(self.message):
             return [self.ask()]
         if command:
             return getattr(self, f"do_{command}")(question)
@@ -309,8 +317,8 @@ class _Turn:
         command = COMMAND_INTENTS.get(self.message.intent or "")
         if command is None or self.message.confidence < COMMAND_CONFIDENCE:
             return None
-        if question.kind == "text":
-            return None  # on a free-text question only the exact command words count
+        if question.kind == "text" and not is_payload(self.message.text):
+            return None  # on a free-text question only exact words or a button count
         return command
 
     def first_word_is(self, command: str) -> bool:

@@ -32,9 +32,10 @@ CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", 10))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 MOODBOT_DIR = ROOT / "var" / "bench" / "moodbot"
 
-# A whole visit: consent, choices, free text with identifiers to anonymise, about you.
+# A whole visit: language, consent, choices, free text with identifiers to anonymise,
+# about you, involvement (tests/test_conversations.py walks the same path).
 OUR_VISIT = [
-    "hello", "yes", "1", "2", "very good",
+    "hello", "1", "yes", "1", "2", "very good",
     "Dr Smith was kind and explained it all, call me on 07700 900123", "1 3",
     "The bus only comes twice a day", "More time to ask questions", "yes", "3", "1", "1", "9",
     "1", "2", "2", "7", "1", "no",

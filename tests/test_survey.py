@@ -446,3 +446,19 @@ def test_contact_details_are_asked_only_with_a_key_and_kept_apart(
     while other.state.current != "involvement":
         other.say("skip")
     assert other.say("yes") == ["involvement_contact", "thanks", "signpost_end"]
+
+
+def test_the_skip_button_works_on_a_free_text_question(survey: Survey) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "5"):
+        visit.say(answer)
+    assert visit.say("/skip", "skip", 1.0) == ["ask_barriers"]
+    assert "rating_reason" not in visit.answers()
+
+
+def test_free_text_flagged_by_nlu_alone_is_signposted_and_kept(survey: Survey) -> None:
+    visit = started(survey)
+    for answer in ("1", "1", "5"):
+        visit.say(answer)
+    assert visit.say("More buses please", "danger", 0.97) == ["signpost_danger", "ask_barriers"]
+    assert visit.answers()["rating_reason"].text == "More buses please"

@@ -58,6 +58,7 @@ from bot import sms
 from bot.catalogue import CatalogueError, available_languages
 from bot.renderer import render
 from bot.sender_key import SenderKeyError, SenderKeys
+from bot.speech import speakable
 
 log = logging.getLogger("patient_voice.twilio")
 
@@ -70,7 +71,6 @@ MAX_RETRY_AFTER = 30.0  # seconds we are willing to wait when Twilio says Retry-
 # Audio types WhatsApp plays; bot.speech makes MP3 (online voice) or WAV (offline voice).
 WHATSAPP_AUDIO_TYPES = frozenset({"audio/mpeg", "audio/ogg", "audio/amr", "audio/mp4",
                                   "audio/aac"})
-RECEIPT = re.compile(r"PV-[A-Z0-9]{6}")  # messages with a receipt code are never spoken
 AUDIO_NAME = re.compile(r"[0-9a-f]{64}\.(?:mp3|wav)")
 
 ENV_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
@@ -576,7 +576,7 @@ class TwilioInput(InputChannel):
             await self._send_audio(conversation, text, language)
 
     async def _send_audio(self, conversation: Conversation, text: str, language: str) -> None:
-        if self.rest is None or self.config is None or RECEIPT.search(text):
+        if self.rest is None or self.config is None or not speakable(text):
             return
         try:
             from bot.speech import speak  # the web chat's speech and its cache

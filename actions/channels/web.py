@@ -50,6 +50,7 @@ from sanic.response import HTTPResponse
 
 from bot.catalogue import DEFAULT_LANGUAGE, LANGUAGES_DIR, available_languages, load_raw
 from bot.settings import PROJECT_ROOT
+from bot.speech import speakable
 
 log = logging.getLogger("patient_voice.web")
 
@@ -334,7 +335,7 @@ class WebOutput(OutputChannel):
                                "dir": "rtl" if message.get("dir") == "rtl" else "ltr"}
         if isinstance(message.get("key"), str):
             out["key"] = message["key"]
-        if text:
+        if speakable(text):
             out["audio_url"] = self.audio_base + self.audio.id_for(text, lang)
         self.messages.append(out)
 
