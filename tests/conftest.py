@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from bot.launch import free_port, running
 
@@ -39,6 +40,19 @@ class Servers:
 
     def log_text(self) -> str:
         return "\n".join(path.read_text(errors="replace") for path in self.logs)
+
+
+def stored_responses(database_url: str) -> dict[str, dict]:
+    """Every response in the store, its answers keyed by question: what staff would find."""
+    engine = create_engine(database_url, future=True)
+    with engine.connect() as db:
+        rows = db.execute(text("select * from responses")).mappings().all()
+        answers = db.execute(text("select * from answers")).mappings().all()
+    engine.dispose()
+    found = {row["id"]: {**row, "answers": {}} for row in rows}
+    for answer in answers:
+        found[answer["response_id"]]["answers"][answer["question_key"]] = dict(answer)
+    return found
 
 
 def ensure_model() -> None:

@@ -10,24 +10,15 @@ import json
 import re
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import Patient, Servers
+from tests.conftest import Patient, Servers, stored_responses
 
 pytestmark = pytest.mark.servers
 RECEIPT = re.compile(r"PV-[23456789A-Z]{6}")
 
 
 def responses(servers: Servers) -> dict[str, dict]:
-    engine = create_engine(servers.database_url, future=True)
-    with engine.connect() as db:
-        rows = db.execute(text("select * from responses")).mappings().all()
-        answers = db.execute(text("select * from answers")).mappings().all()
-    engine.dispose()
-    found = {row["id"]: {**row, "answers": {}} for row in rows}
-    for answer in answers:
-        found[answer["response_id"]]["answers"][answer["question_key"]] = dict(answer)
-    return found
+    return stored_responses(servers.database_url)
 
 
 def new_response(servers: Servers, before: dict) -> dict:

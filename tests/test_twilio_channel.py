@@ -24,7 +24,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from rasa.core.channels.channel import UserMessage
-from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
 from actions.channels.twilio import (
@@ -38,7 +37,7 @@ from bot import sms
 from bot.catalogue import catalogue
 from bot.launch import free_port, running
 from bot.sender_key import SenderKeys
-from tests.conftest import ensure_model
+from tests.conftest import ensure_model, stored_responses
 from tests.fake_twilio import FakeTwilio
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -490,15 +489,7 @@ class Bot:
         return "\n".join(path.read_text(errors="replace") for path in self.logs)
 
     def responses(self) -> dict[str, dict]:
-        engine = create_engine(self.database_url, future=True)
-        with engine.connect() as db:
-            rows = db.execute(text("select * from responses")).mappings().all()
-            answers = db.execute(text("select * from answers")).mappings().all()
-        engine.dispose()
-        found = {row["id"]: {**row, "answers": {}} for row in rows}
-        for answer in answers:
-            found[answer["response_id"]]["answers"][answer["question_key"]] = dict(answer)
-        return found
+        return stored_responses(self.database_url)
 
     def new_response(self, before: dict) -> dict:
         fresh = [r for rid, r in self.responses().items() if rid not in before]

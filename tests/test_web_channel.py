@@ -22,12 +22,11 @@ import httpx
 import pytest
 import yaml
 from sanic import Sanic
-from sqlalchemy import create_engine, text
 
 from actions.channels import web as channel
 from bot.catalogue import LANGUAGES_DIR
 from bot.launch import free_port, running
-from tests.conftest import ensure_model
+from tests.conftest import ensure_model, stored_responses
 
 TRUST = "https://trust.example"
 SENDER_LIMIT, CLIENT_LIMIT = 12, 25
@@ -298,15 +297,9 @@ class Visitor:
 
 
 def stored(web: Web) -> dict[str, dict]:
-    engine = create_engine(web.database_url, future=True)
-    with engine.connect() as db:
-        responses = db.execute(text("select * from responses")).mappings().all()
-        answers = db.execute(text("select * from answers")).mappings().all()
-    engine.dispose()
-    found = {row["id"]: {**row, "answers": []} for row in responses}
-    for answer in answers:
-        found[answer["response_id"]]["answers"].append(dict(answer))
-    return found
+    """Responses in the store, each with its answers as a list."""
+    return {rid: {**response, "answers": list(response["answers"].values())}
+            for rid, response in stored_responses(web.database_url).items()}
 
 
 def test_the_widget_script_page_and_styles_are_served(web: Web) -> None:

@@ -482,19 +482,18 @@ class WebChatInput(InputChannel):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @web.get("/widget.js")
-        async def widget(request: Request) -> HTTPResponse:
-            return response.text(channel.assets.widget_js(),
-                                 content_type="application/javascript; charset=utf-8",
+        def asset(body: str, content_type: str) -> HTTPResponse:
+            return response.text(body, content_type=f"{content_type}; charset=utf-8",
                                  headers={"Cache-Control": "public, max-age=300",
                                           "X-Content-Type-Options": "nosniff"})
 
+        @web.get("/widget.js")
+        async def widget(request: Request) -> HTTPResponse:
+            return asset(channel.assets.widget_js(), "application/javascript")
+
         @web.get("/chat.css")
         async def styles(request: Request) -> HTTPResponse:
-            return response.text(channel.assets.chat_css(),
-                                 content_type="text/css; charset=utf-8",
-                                 headers={"Cache-Control": "public, max-age=300",
-                                          "X-Content-Type-Options": "nosniff"})
+            return asset(channel.assets.chat_css(), "text/css")
 
         @web.get("/chat")
         async def chat(request: Request) -> HTTPResponse:
