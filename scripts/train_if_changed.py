@@ -37,7 +37,11 @@ def main() -> int:
     rasa = Path(sys.executable).with_name("rasa")
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
     command = [str(rasa), "train", "--fixed-model-name", "patient-voice", "--out", "models"]
-    result = subprocess.run(command, cwd=ROOT, env=env)
+    try:
+        result = subprocess.run(command, cwd=ROOT, env=env)
+    except KeyboardInterrupt:
+        print("\ntraining stopped; the old model (if any) is kept", file=sys.stderr)
+        return 130
     if result.returncode == 0:
         STAMP.write_text(wanted + "\n")
     return result.returncode
