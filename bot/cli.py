@@ -1,9 +1,11 @@
 """``patient-voice`` command line: export answers, translate them, migrate the database.
 
-    patient-voice export --format csv|json [--since YYYY-MM-DD] [--until YYYY-MM-DD]
+    patient-voice export --format csv|json|xlsx|html [--since YYYY-MM-DD] [--until YYYY-MM-DD]
                          [--service KEY] [-o FILE] [--database-url URL]
     patient-voice translate-pending [--limit N] [--timeout SECONDS] [--database-url URL]
     patient-voice migrate [--database-url URL]
+    patient-voice staff create-user NAME [--password-stdin] [--database-url URL]
+    patient-voice staff serve
     patient-voice themes train --data FILE.csv [--with-corrections|--without-corrections]
                                [--out PATH] [--database-url URL]
     patient-voice themes evaluate --data FILE.csv [--model PATH] [--per-category]
@@ -83,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="patient-voice", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     export = commands.add_parser("export", parents=[common], help="export answers")
-    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument("--format", choices=("csv", "json", "xlsx", "html"), required=True)
     export.add_argument("--since", type=_day, help="first day of responses (inclusive)")
     export.add_argument("--until", type=_day, help="last day of responses (inclusive)")
     export.add_argument("--service", help="only answers about this service key")
@@ -111,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", parents=[common], help="bring the database schema up to date")
     _add_themes_parser(commands, common)
     cli_privacy.add_parsers(commands, common)
+    _add_staff_parser(commands, common)
     return parser
 
 
@@ -132,6 +135,8 @@ def _export(args: argparse.Namespace) -> int:
         record(store, "export", "staff", len(rows))  # every export is in the audit log
     finally:
         store.close()
+    if args.format in ("xlsx", "html"):
+        return _export_binary(args, rows)
     if args.output is None:
         count = _write(rows, args.format, sys.stdout, bom=False)
     else:
@@ -150,6 +155,89 @@ def _write(rows: list[dict], fmt: str, stream, *, bom: bool) -> int:
     if fmt == "csv":
         return write_csv(rows, stream, bom=bom)
     return write_json(rows, stream)
+
+
+def _export_binary(args: argparse.Namespace, rows: list[dict]) -> int:
+    """XLSX (answers and a summary sheet) or the one-page HTML report; needs ``-o``."""
+    import io
+
+    from bot.export import write_html_report, write_xlsx
+    from bot.staff.queries import Filters, summarise
+    from bot.store import Store
+
+    if args.output is None and args.format == "xlsx":
+        print("patient-voice: --format xlsx needs -o FILE", file=sys.stderr)
+        return 2
+    filters = Filters(since=args.since, until=args.until, service=args.service)
+    store = Store(args.database_url)
+    try:
+        summary = summarise(store, filters)
+    finally:
+        store.close()
+    if args.format == "html":
+        text = io.StringIO()
+        write_html_report(summary, text)
+        data = text.getvalue().encode("utf-8")
+    else:
+        binary = io.BytesIO()
+        write_xlsx(rows, binary, summary=summary)
+        data = binary.getvalue()
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        try:
+            with open(args.output, "wb") as handle:
+                handle.write(data)
+        except OSError as error:
+            print(f"patient-voice: cannot write {args.output}: {error.strerror}", file=sys.stderr)
+            return 1
+    print(f"exported {len(rows)} answers from {summary.responses} responses", file=sys.stderr)
+    return 0
+
+
+# --- staff app accounts and server (bot.staff) -------------------------------------------------
+
+
+def _add_staff_parser(commands, common: argparse.ArgumentParser) -> None:
+    staff = commands.add_parser("staff", help="the staff web app: accounts and server")
+    actions = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    create = actions.add_parser("create-user", parents=[common],
+                                help="create a staff account (or set a new password)")
+    create.add_argument("name", help="user name (no spaces)")
+    create.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input")
+    actions.add_parser("serve", help="run the staff app (STAFF_HOST, STAFF_PORT)")
+
+
+def _staff(args: argparse.Namespace) -> int:
+    if args.staff_command == "serve":
+        from bot.staff.app import main as serve
+
+        serve()
+        return 0
+    from bot.staff.auth import AccountError, Auth
+    from bot.store import Store
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Same password again: ") != password:
+            print("patient-voice: the passwords differ", file=sys.stderr)
+            return 2
+    store = Store(args.database_url)
+    try:
+        Auth(store).create_user(args.name, password)
+    except AccountError as error:
+        print(f"patient-voice: {error}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(f"staff account {args.name.strip().lower()} is ready", file=sys.stderr)
+    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -371,6 +459,8 @@ def main(argv: list[str] | None = None, *, translator: Translator | None = None)
         return _translate_pending(args, translator)
     if args.command == "themes":
         return _themes(args)
+    if args.command == "staff":
+        return _staff(args)
     if args.command in ("withdraw", "purge", "contacts"):
         return cli_privacy.run(args)
     return _migrate(args)

@@ -92,3 +92,88 @@ def write_json(rows: Iterable[Mapping], stream: TextIO) -> int:
     json.dump(ordered, stream, ensure_ascii=False, indent=2)
     stream.write("\n")
     return len(ordered)
+
+
+# --- XLSX and the one-page HTML report (the staff app, issue 7) --------------------------------
+
+# openpyxl refuses the control characters XML 1.0 cannot hold; show them as U+FFFD instead.
+_XML_ILLEGAL = {c: "\ufffd" for c in [*range(0, 9), 11, 12, *range(14, 32)]}
+
+
+def _xlsx_cell(value: object) -> str:
+    return neutralise_cell(value).translate(_XML_ILLEGAL)
+
+
+def write_xlsx(rows: Iterable[Mapping], stream, *, summary=None) -> int:
+    """Write ``rows`` as an Excel workbook to the binary ``stream``; return the row count.
+
+    Sheet "Answers" has :data:`COLUMNS`, every cell text and neutralised like CSV cells.
+    With ``summary`` (a :class:`bot.staff.queries.Summary`), sheet "Summary" has its tables,
+    small numbers suppressed as on the dashboard, and a bar chart of the top themes (or of
+    responses by month when there are no themes).
+    """
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    if summary is not None:
+        _xlsx_summary(book, summary)
+    sheet = book.create_sheet("Answers")
+    sheet.append(list(COLUMNS))
+    count = 0
+    for row in rows:
+        sheet.append([_xlsx_cell(row.get(column)) for column in COLUMNS])
+        count += 1
+    book.save(stream)
+    return count
+
+
+def _xlsx_summary(book, summary) -> None:
+    from openpyxl.chart import BarChart, Reference
+
+    sheet = book.create_sheet("Summary")
+    sheet.append(["Patient feedback summary"])
+    sheet.append(["Filters", _xlsx_cell(summary.filters.describe())])
+    sheet.append(["Responses", summary.responses])
+    sheet.append(["Comments", summary.comments])
+    sheet.append(["Counts from 1 to 4 are shown as <5 and their percentages are hidden."])
+    line = 6
+    chart_table = summary.tables["themes"]
+    if not chart_table.rows:
+        chart_table = summary.tables["responses_by_month"]
+    chart_at = None
+    for table in summary.tables.values():
+        sheet.append([])
+        sheet.append([table.title])
+        sheet.append(table.headers())
+        line += 3
+        if table is chart_table:
+            chart_at = (line, line + len(table.rows) - 1)
+        for row in table.rows:
+            cells = table.cells(row)
+            first = cells[0]
+            number = int(first) if first.isdigit() else first  # numbers, so the chart can plot
+            sheet.append([_xlsx_cell(row.label), number, *cells[1:]])
+            line += 1
+    if chart_at and chart_at[1] >= chart_at[0]:
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = chart_table.title
+        chart.y_axis.title = "Count"
+        chart.legend = None
+        chart.add_data(Reference(sheet, min_col=2, min_row=chart_at[0], max_row=chart_at[1]))
+        chart.set_categories(Reference(sheet, min_col=1, min_row=chart_at[0],
+                                       max_row=chart_at[1]))
+        sheet.add_chart(chart, "G2")
+
+
+def write_html_report(summary, stream: TextIO, *, trust_name: str = "", today=None) -> None:
+    """The one-page summary report (printable to PDF) for a co-production meeting.
+
+    Only counts, percentages and themes: no answer text, small numbers suppressed.
+    """
+    from datetime import date
+
+    from bot.staff.templating import render
+
+    stream.write(render("report.html", summary=summary, trust_name=trust_name,
+                        today=(today or date.today()).isoformat()))

@@ -150,13 +150,22 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = PROJECT_ROOT / "var" / "log"
     print("starting the bot server and the Rasa server (this takes about a minute)...",
           flush=True)
+    staff_port = int(os.environ.get("STAFF_PORT", 5070))
     try:
         with running(log_dir=log_dir, rasa_port=args.rasa_port, bot_port=args.bot_port) as up:
+            staff = _spawn("staff app", [sys.executable, "-m", "bot.staff"],
+                           f"http://127.0.0.1:{staff_port}/login", log_dir / "staff_app.log",
+                           {**os.environ, "STAFF_PORT": str(staff_port)})
+            up.servers.append(staff)
+            staff.wait_until_up()
             print(f"\npatient-voice is running.\n"
                   f"  Chat in a terminal:  make chat   (in another terminal)\n"
                   f"  REST channel:        POST {up.webhook} "
                   '{"sender": "...", "message": "hi"}\n'
                   f"  Bot server:          http://localhost:{args.bot_port} (actions, NLG)\n"
+                  f"  Web chat:            http://localhost:{args.rasa_port}/webhooks/web/chat\n"
+                  f"  Staff app:           http://localhost:{staff_port} "
+                  "(patient-voice staff create-user NAME)\n"
                   f"  Logs:                {log_dir}\n"
                   "Press Ctrl-C to stop.", flush=True)
             while all(server.process.poll() is None for server in up.servers):

@@ -845,3 +845,8 @@ def _export_row(answer: AnswerRow, response: ResponseRow) -> dict:
         "service": answer.service,
         "respondent": answer.respondent,
     }
+
+
+# The staff app's tables (accounts, sessions) live with the staff app but share this
+# metadata, so the schema check and Alembic see one whole schema.
+import bot.staff.models  # noqa: E402, F401

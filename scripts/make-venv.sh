@@ -7,7 +7,8 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; assert sys.ve
   rm -rf .venv
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade 'pip<24.1' 'setuptools>=68' wheel
+# Rasa 3.6.21 needs setuptools 70.3.x; pip, setuptools and wheel are not in constraints.txt.
+.venv/bin/python -m pip install --quiet 'pip==24.0' 'setuptools==70.3.0' 'wheel==0.45.1'
 # constraints.txt pins every package (direct and transitive); pyproject lists ranges.
 .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 touch .venv/.installed

@@ -9,8 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import bot.staff.models  # noqa: F401  (puts the staff tables on bot.store.metadata)
-
 revision = "0005"
 down_revision = "0004"
 branch_labels = None

@@ -1,0 +1,156 @@
+"""The staff app in real headless Chromium (Debian's, driven by Playwright).
+
+Logs in, filters, sees the charts, downloads every export, and runs axe-core
+(web/node_modules, from the lock file) with zero WCAG 2.0-2.2 A/AA violations on the login
+page, the dashboard and the feedback list. Screenshots go to var/test-artifacts/staff/.
+
+Needs /usr/bin/chromium, the Python package playwright and web/node_modules/axe-core
+(`.ci/install-web.sh`). Missing any of them: skipped locally, a failure in CI.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_staff_app import PASSWORD, XSS, Staff, staff  # noqa: F401  (the server)
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "var" / "test-artifacts" / "staff"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+WAIT_MS = 30_000
+
+
+def missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the Python package playwright (pip install playwright into .venv)"
+    if not CHROMIUM.exists():
+        return "/usr/bin/chromium (Debian package chromium; run .ci/install-web.sh)"
+    if not AXE.exists():
+        return f"{AXE.relative_to(ROOT)} (npm ci in web/; run .ci/install-web.sh)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    lacking = missing()
+    if lacking:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"browser tests need {lacking}")
+        pytest.skip(f"browser tests need {lacking}")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh tab; CSP is bypassed only so that axe can be injected (the app has no JS)."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True,
+                                  accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript ran: {errors}"
+
+
+def axe(page: Any, name: str) -> None:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async (tags) => {
+            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+            return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => n.target.join(" ") + " :: " + n.failureSummary)}));
+        }""", AXE_TAGS)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert found == [], f"axe on {name}:\n{json.dumps(found, indent=2)}"
+
+
+def log_in(page: Any, staff: Staff) -> None:  # noqa: F811
+    page.goto(staff.url + "/")
+    assert page.url.endswith("/login")
+    axe(page, "login")
+    page.get_by_label("User name").fill("alex")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    assert page.url == staff.url + "/", page.content()[:3000]
+
+
+def test_dashboard_charts_and_accessibility(page: Any, staff: Staff) -> None:  # noqa: F811
+    log_in(page, staff)
+    charts = page.locator('svg.chart[role="img"]')
+    assert charts.count() >= 8
+    assert page.locator("svg.chart title").first.text_content() == "Responses by month"
+    page.get_by_text("Show the data as a table").first.click()
+    assert page.locator("table").first.is_visible()
+    axe(page, "dashboard")
+    page.set_viewport_size({"width": 320, "height": 800})
+    width, wide = page.evaluate("""() => [document.documentElement.scrollWidth,
+        [...document.querySelectorAll("main *")].filter(e => e.getBoundingClientRect().right > 325
+            && !e.closest(".table-wrap")).slice(0, 5).map(e => e.tagName + "." + e.className)]""")
+    assert width <= 330, f"the dashboard does not reflow at 320 px ({width}): {wide}"
+    page.screenshot(path=str(ARTIFACTS / "dashboard-320px.png"), full_page=True)
+
+
+def test_filter_the_list_and_download_every_export(page: Any, staff: Staff) -> None:  # noqa: F811
+    log_in(page, staff)
+    page.get_by_role("link", name="Feedback").click()
+    page.wait_for_url("**/feedback")
+    assert page.get_by_text(XSS).count() == 1  # shown as text, not run
+    page.get_by_label("Service").select_option("outpatients")
+    page.get_by_label("Search the comments").fill("czekałem")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**/feedback?*")
+    assert page.locator("#result-count").inner_text().startswith("1 comment,")
+    assert page.get_by_text("Długo czekałem na wizytę").is_visible()
+    axe(page, "feedback-filtered")
+    page.goto(staff.url + "/feedback")
+    axe(page, "feedback")
+    downloads = {}
+    for fmt, name in (("csv", "CSV"), ("xlsx", "Excel (XLSX)"), ("json", "JSON")):
+        with page.expect_download() as info:
+            page.get_by_role("button", name=name, exact=True).click()
+        path = ARTIFACTS / f"export.{fmt}"
+        info.value.save_as(path)
+        downloads[fmt] = path.read_bytes()
+    assert downloads["csv"].startswith(b"\xef\xbb\xbf")
+    assert json.loads(downloads["json"])
+    from openpyxl import load_workbook
+
+    assert load_workbook(io.BytesIO(downloads["xlsx"])).sheetnames == ["Summary", "Answers"]
+    page.get_by_role("button", name="Summary report").click()
+    page.wait_for_url("**/export")
+    assert page.get_by_role("heading", name="What patients told us").count() == 1
+    assert page.locator("svg").count() >= 2
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    page.pdf(path=str(ARTIFACTS / "report.pdf"), format="A4")
+
+
+def test_no_page_without_login(page: Any, staff: Staff) -> None:  # noqa: F811
+    for path in ("/", "/feedback", "/withdraw"):
+        page.goto(staff.url + path)
+        assert page.url.endswith("/login")
+
