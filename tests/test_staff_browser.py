@@ -12,44 +12,23 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, run_axe
 from tests.test_staff_app import PASSWORD, XSS, Staff, staff  # noqa: F401  (the server)
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "staff"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 WAIT_MS = 30_000
-
-
-def missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the Python package playwright (pip install playwright into .venv)"
-    if not CHROMIUM.exists():
-        return "/usr/bin/chromium (Debian package chromium; run .ci/install-web.sh)"
-    if not AXE.exists():
-        return f"{AXE.relative_to(ROOT)} (npm ci in web/; run .ci/install-web.sh)"
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    lacking = missing()
-    if lacking:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"browser tests need {lacking}")
-        pytest.skip(f"browser tests need {lacking}")
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -77,15 +56,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def axe(page: Any, name: str) -> None:
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async (tags) => {
-            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
-            return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.map(n => n.target.join(" ") + " :: " + n.failureSummary)}));
-        }""", AXE_TAGS)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    assert found == [], f"axe on {name}:\n{json.dumps(found, indent=2)}"
+    run_axe(page, ARTIFACTS, name)
 
 
 def log_in(page: Any, staff: Staff) -> None:  # noqa: F811

@@ -14,7 +14,6 @@ Needs /usr/bin/chromium, the Python package playwright and web/node_modules/axe-
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -28,31 +27,15 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from bot.launch import free_port, running
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, run_axe
 from tests.conftest import ensure_model
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "web"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--autoplay-policy=no-user-gesture-required"]
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+WIDGET_ARGS = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
 WAIT_MS = 60_000
 RECEIPT = re.compile(r"PV-[23456789A-Z]{6}")
 pytestmark = pytest.mark.servers
-
-
-def missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the Python package playwright (pip install playwright into .venv)"
-    if not CHROMIUM.exists():
-        return "/usr/bin/chromium (Debian package chromium; run .ci/install-web.sh)"
-    if not AXE.exists():
-        return f"{AXE.relative_to(ROOT)} (npm ci in web/; run .ci/install-web.sh)"
-    return None
 
 
 def widget_words(code: str) -> dict[str, str]:
@@ -133,11 +116,7 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    lacking = missing()
-    if lacking:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"browser tests need {lacking}")
-        pytest.skip(f"browser tests need {lacking}")
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     ensure_model()
@@ -152,7 +131,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
            "WEB_CLIENT_MESSAGES_PER_MINUTE": "1000", "WEB_SENDER_MESSAGES_PER_MINUTE": "100"}
     with running(log_dir=work, rasa_port=rasa_port, bot_port=free_port(), extra_env=env) as up, \
             TrustSite(trust_port, up.rasa_url) as site, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=WIDGET_ARGS)
         try:
             yield Setup(up.rasa_url, site.url, database_url, browser)
         finally:
@@ -189,16 +168,7 @@ def strict_page(setup: Setup) -> Iterator[Any]:
 
 
 def axe(page: Any, name: str) -> None:
-    """Run axe-core in the page; zero violations for WCAG 2.0-2.2 A and AA."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async (tags) => {
-            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
-            return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.map(n => n.target.join(" ") + " :: " + n.failureSummary)}));
-        }""", AXE_TAGS)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    assert found == [], f"axe on {name}:\n{json.dumps(found, indent=2)}"
+    run_axe(page, ARTIFACTS, name)
 
 
 def bot_count(page: Any) -> int:
