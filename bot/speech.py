@@ -24,6 +24,12 @@ that failed, a missing binary: ``path`` is ``None`` and ``reason`` says why).
   ``<repo>/var/audio``), named by the SHA-256 of the three (``<64 hex>.mp3`` or ``.wav``),
   written atomically (temporary file, then rename). A hit returns without calling any voice.
   Nothing is evicted: spoken messages come from the catalogue, so the set is bounded.
+* :func:`for_whatsapp` turns the offline voice's WAV into OGG/Opus (``audio/ogg``, which
+  WhatsApp plays; it does not play WAV) with the ``ffmpeg`` binary (Debian package;
+  ``.ci/install-speech.sh``), run without a shell and with a timeout. The OGG is cached in
+  the same directory under its own id (the SHA-256 of the WAV's id and the encoding,
+  ``<64 hex>.ogg``), written atomically. MP3 and OGG pass through unchanged. No binary:
+  ``reason="no audio converter installed"``.
 * :func:`audio_path` maps an audio id from a URL back to a cached file, or ``None``.
 
 This module imports neither ``rasa`` nor ``rasa_sdk``; gTTS is imported on first use.
@@ -56,6 +62,7 @@ __all__ = [
     "MEDIA_TYPES",
     "Speech",
     "audio_path",
+    "for_whatsapp",
     "gtts_languages",
     "speak",
 ]
@@ -67,13 +74,16 @@ DEFAULT_CACHE_DIR = PROJECT_ROOT / "var" / "audio"
 
 GTTS = "gtts"
 ESPEAK = "espeak-ng"
-MEDIA_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}
+FFMPEG = "ffmpeg"
+MEDIA_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".ogg": "audio/ogg"}
 
 GTTS_REQUEST_TIMEOUT = (3.05, 8.0)  # seconds: (connect, read) for each request gTTS builds
 GTTS_TIMEOUT = 12.0  # seconds for a whole message (gTTS sends one request per ~100 chars)
 GTTS_BACKOFF_SECONDS = 60.0  # after a network error, timeout or HTTP error
 GTTS_BACKOFF_429_SECONDS = 300.0  # after "too many requests"
 ESPEAK_TIMEOUT = 15.0  # seconds
+FFMPEG_TIMEOUT = 30.0  # seconds to turn one WAV into OGG/Opus
+OPUS_BITRATE = "24k"  # speech; WhatsApp's own voice notes are Opus at about this rate
 MAX_CONCURRENT = 2  # voices working at once, per event loop (the machine has 2 cores)
 
 # Our languages that espeak-ng 1.51 (Debian bookworm) speaks, and the voice used for each.
@@ -103,7 +113,7 @@ class Speech:
     """Audio for one bot message, or why there is none."""
 
     path: Path | None  # audio file in the cache, or None when there is no voice
-    media_type: str | None  # "audio/mpeg" (gTTS) or "audio/wav" (espeak-ng)
+    media_type: str | None  # "audio/mpeg" (gTTS), "audio/wav" (espeak-ng), "audio/ogg"
     voice: str | None  # "gtts" | "espeak-ng" | None
     reason: str | None  # when path is None: e.g. "no voice for so"
 
@@ -195,8 +205,9 @@ def speakable(text: str) -> bool:
 def audio_path(audio_id: str) -> Path | None:
     """The cached audio file for an id from a URL, or ``None``.
 
-    Accepts only what :func:`speak` makes: 64 lower-case hex digits, optionally with the
-    ``.mp3`` or ``.wav`` suffix, naming a regular file (not a link) in the cache directory.
+    Accepts only what :func:`speak` and :func:`for_whatsapp` make: 64 lower-case hex digits,
+    optionally with the ``.mp3``, ``.wav`` or ``.ogg`` suffix, naming a regular file (not a
+    link) in the cache directory.
     Anything else (``../x``, a path, other characters, an unknown id) gives ``None``.
     """
     if not isinstance(audio_id, str):
@@ -483,3 +494,108 @@ def _made(path: Path, voice: str, language: str, *, cached: bool, started: float
             voice, language, path.stem, time.monotonic() - started,
         )
     return Speech(path=path, media_type=MEDIA_TYPES[path.suffix], voice=voice, reason=None)
+
+
+# --- OGG/Opus for WhatsApp: ffmpeg --------------------------------------------------------
+
+
+class _ConversionFailed(Exception):
+    pass
+
+
+def _ffmpeg_binary() -> str | None:
+    return shutil.which(FFMPEG)
+
+
+def _ogg_id(wav_id: str) -> str:
+    key = json.dumps(["ogg", "libopus", OPUS_BITRATE, wav_id], separators=(",", ":"))
+    return hashlib.sha256(key.encode("ascii")).hexdigest()
+
+
+def _check_ogg(path: Path) -> None:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        raise _ConversionFailed("audio converter made no readable audio") from error
+    if head != b"OggS":
+        raise _ConversionFailed("audio converter made no OGG audio")
+
+
+async def _convert_ogg(binary: str, wav: Path, directory: Path, ogg_id: str) -> Path:
+    final = directory / f"{ogg_id}.ogg"
+    temp = _temp_path(directory, ogg_id, ".ogg")
+    process = None
+    try:
+        # -y: mkstemp made the (empty) temporary file; -f ogg: its name ends in .tmp.
+        process = await asyncio.create_subprocess_exec(
+            binary, "-nostdin", "-loglevel", "error", "-y", "-i", str(wav),
+            "-vn", "-map_metadata", "-1", "-c:a", "libopus", "-b:a", OPUS_BITRATE,
+            "-f", "ogg", str(temp),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            await asyncio.wait_for(process.wait(), FFMPEG_TIMEOUT)
+        except asyncio.TimeoutError as error:
+            raise _ConversionFailed("audio converter timed out") from error
+        if process.returncode != 0:
+            raise _ConversionFailed(f"audio converter failed (exit {process.returncode})")
+        await asyncio.to_thread(_check_ogg, temp)
+        await asyncio.to_thread(_publish, temp, final)
+        return final
+    finally:
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(process.wait())
+        temp.unlink(missing_ok=True)
+
+
+async def for_whatsapp(speech: Speech) -> Speech:
+    """``speech`` as audio WhatsApp plays; never raises.
+
+    WAV (the offline voice) becomes OGG/Opus (``audio/ogg``), cached next to it under its
+    own id; MP3 (the online voice), OGG and "no audio" pass through unchanged. No ffmpeg:
+    ``Speech(path=None, reason="no audio converter installed")``.
+    """
+    if speech.path is None or speech.media_type != MEDIA_TYPES[".wav"]:
+        return speech
+    try:
+        return await _for_whatsapp(speech)
+    except Exception as error:  # the contract: say there is no audio, don't fail the chat
+        log.error("audio conversion failed: %s", type(error).__name__)
+        return _none("audio conversion failed")
+
+
+async def _for_whatsapp(speech: Speech) -> Speech:
+    assert speech.path is not None
+    wav_id = speech.path.stem
+    if not _AUDIO_ID.fullmatch(wav_id):
+        return _none("not audio from the cache")
+    directory = _cache_dir()
+    ogg_id = _ogg_id(wav_id)
+    path = directory / f"{ogg_id}.ogg"
+    if _cached(path):
+        log.debug("speech cache hit: ogg id=%s from %s", ogg_id, wav_id)
+        return Speech(path=path, media_type=MEDIA_TYPES[".ogg"], voice=speech.voice, reason=None)
+    if not _cached(speech.path):
+        return _none("no audio to convert")
+    binary = _ffmpeg_binary()
+    if binary is None:
+        log.warning("ffmpeg is not installed: no OGG audio (run .ci/install-speech.sh)")
+        return _none("no audio converter installed")
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    async with _limit():
+        if not _cached(path):
+            try:
+                path = await _convert_ogg(binary, speech.path, directory, ogg_id)
+            except _ConversionFailed as error:
+                log.error("%s (id=%s)", error, wav_id)
+                return _none(str(error))
+            log.info("speech converted: ogg id=%s from %s in %.2fs", ogg_id, wav_id,
+                     time.monotonic() - started)
+    return Speech(path=path, media_type=MEDIA_TYPES[".ogg"], voice=speech.voice, reason=None)

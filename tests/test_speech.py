@@ -3,7 +3,8 @@
 Every test runs inside a ``responses`` mock with no passthrough (the autouse ``google``
 fixture), so no request can reach the real Google: an unexpected one fails with a
 ConnectionError and is counted. Tests that need the offline voice ask for the ``espeak``
-fixture: without the binary it skips locally and FAILS in CI (CI=true).
+fixture, and those that convert to OGG/Opus the ``ffmpeg`` fixture: without the binary they
+skip locally and FAIL in CI (CI=true).
 """
 
 from __future__ import annotations
@@ -125,6 +126,17 @@ def espeak() -> str:
     binary = shutil.which("espeak-ng")
     if binary is None:
         message = "espeak-ng not installed: run .ci/install-speech.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary
+
+
+@pytest.fixture
+def ffmpeg() -> str:
+    binary = shutil.which("ffmpeg")
+    if binary is None:
+        message = "ffmpeg not installed: run .ci/install-speech.sh"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -401,6 +413,7 @@ async def test_audio_path_serves_only_files_we_made(espeak, isolated):
         f"../{audio_id}",
         f"{audio_id}/../{audio_id}",
         f"{audio_id}.mp3",  # not made
+        f"{audio_id}.ogg",  # not made
         f"{audio_id}.txt",
         f"{audio_id}.wav.tmp",
         f"{audio_id}\n",
@@ -414,3 +427,108 @@ async def test_audio_path_serves_only_files_we_made(espeak, isolated):
     ]:
         assert speech.audio_path(bad) is None, bad
     assert speech.audio_path(None) is None  # type: ignore[arg-type]
+
+
+# --- OGG/Opus for WhatsApp: ffmpeg for real ---------------------------------------------
+
+
+def ogg_page_count(data: bytes) -> int:
+    """Walks the Ogg pages; fails on anything that is not one."""
+    offset = pages = 0
+    while offset < len(data):
+        assert data[offset : offset + 4] == b"OggS", offset
+        segments = data[offset + 26]
+        table = data[offset + 27 : offset + 27 + segments]
+        offset += 27 + segments + sum(table)
+        pages += 1
+    assert offset == len(data)
+    return pages
+
+
+@pytest.mark.parametrize("language", ["en", "ur"])
+async def test_offline_wav_becomes_ogg_opus_for_whatsapp(
+    language, espeak, ffmpeg, launches, isolated, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    wav = await speech.speak(SAMPLES[language], language, online=False)
+    assert_speech_wav(wav)
+
+    result = await speech.for_whatsapp(wav)
+
+    assert result.reason is None and result.voice == "espeak-ng"
+    assert result.media_type == "audio/ogg"
+    assert result.path is not None and result.path.suffix == ".ogg"
+    assert result.path.parent == isolated and result.path.stem != wav.path.stem
+    data = result.path.read_bytes()
+    assert len(data) > 100 and data[:4] == b"OggS"
+    assert b"OpusHead" in data[:64]
+    assert ogg_page_count(data) >= 2
+    assert speech.MEDIA_TYPES[result.path.suffix] == "audio/ogg"
+    assert speech.audio_path(result.audio_id) == result.path
+    assert speech.audio_path(f"{result.audio_id}.ogg") == result.path
+    assert wav.path.is_file()  # the WAV stays for the web chat
+    (_, converted) = launches
+    assert converted[0] == ffmpeg and "libopus" in converted
+    assert SAMPLES[language] not in caplog.text
+    assert sorted(p.suffix for p in isolated.iterdir()) == [".ogg", ".wav"]  # no temp files
+
+
+async def test_ogg_cache_hit_does_not_run_ffmpeg(espeak, ffmpeg, launches, isolated):
+    wav = await speech.speak(SAMPLES["en"], "en", online=False)
+    first = await speech.for_whatsapp(wav)
+    made = first.path.stat().st_mtime_ns
+
+    second = await speech.for_whatsapp(wav)
+    again = await speech.for_whatsapp(await speech.speak(SAMPLES["en"], "en", online=False))
+
+    assert second == first == again and first.media_type == "audio/ogg"
+    assert len(launches) == 2  # one espeak-ng, one ffmpeg
+    assert second.path.stat().st_mtime_ns == made
+    # Another WAV is another OGG.
+    other = await speech.for_whatsapp(await speech.speak(SAMPLES["en"], "cy", online=False))
+    assert other.path != first.path and other.media_type == "audio/ogg"
+
+
+async def test_concurrent_conversions_share_one_ogg(espeak, ffmpeg, isolated):
+    wav = await speech.speak(SAMPLES["pl"], "pl", online=False)
+
+    results = await asyncio.gather(*(speech.for_whatsapp(wav) for _ in range(4)))
+
+    assert len({r.path for r in results}) == 1 and results[0].media_type == "audio/ogg"
+    assert len(list(isolated.glob("*.ogg"))) == 1
+    assert not [p for p in isolated.iterdir() if p.name.startswith(".")]
+
+
+async def test_mp3_and_no_audio_pass_through_unchanged(google, launches):
+    google.add(responses.POST, GOOGLE_TTS, body=google_reply(mp3_frames()))
+    mp3 = await speech.speak("Thank you.", "en", online=True)
+    assert mp3.media_type == "audio/mpeg"
+
+    assert await speech.for_whatsapp(mp3) == mp3
+    nothing = speech.Speech(None, None, None, "no voice for so")
+    assert await speech.for_whatsapp(nothing) == nothing
+    assert launches == []
+
+
+async def test_missing_ffmpeg_says_so(espeak, launches, monkeypatch, isolated):
+    wav = await speech.speak(SAMPLES["en"], "en", online=False)
+    monkeypatch.setenv("PATH", "")
+    assert shutil.which("ffmpeg") is None
+
+    result = await speech.for_whatsapp(wav)
+
+    assert result == speech.Speech(None, None, None, "no audio converter installed")
+    assert len(launches) == 1  # espeak-ng only
+    assert list(isolated.glob("*.ogg")) == []
+
+
+async def test_a_failed_conversion_says_so_and_keeps_nothing(
+    espeak, ffmpeg, launches, isolated, monkeypatch
+):
+    wav = await speech.speak(SAMPLES["en"], "en", online=False)
+    monkeypatch.setattr(speech, "_ffmpeg_binary", lambda: "/bin/false")
+
+    result = await speech.for_whatsapp(wav)
+
+    assert result.path is None and result.reason == "audio converter failed (exit 1)"
+    assert [p.suffix for p in isolated.iterdir()] == [".wav"]  # no OGG, no temp file

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
 import re
 import secrets
+import shutil
+import struct
 import time
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -459,20 +464,48 @@ async def test_read_aloud_on_whatsapp_sends_audio(
     assert len(fake.to(address)) == count + 1 and not fake.to(address)[-1].media_urls
 
 
-async def test_an_offline_voice_wav_is_not_sent_to_whatsapp(
+async def test_an_offline_voice_wav_goes_to_whatsapp_as_ogg(
         fake: FakeTwilio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.speech as speech
 
+    if shutil.which("ffmpeg") is None:
+        message = "ffmpeg not installed: run .ci/install-speech.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    cache = tmp_path / "audio"
+    cache.mkdir()
+    monkeypatch.setenv("AUDIO_CACHE_DIR", str(cache))
+    wav = cache / f"{'b' * 64}.wav"
+    with wave.open(str(wav), "wb") as audio:  # what espeak-ng makes: 22.05 kHz, 16-bit mono
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(22050)
+        audio.writeframes(b"".join(
+            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 22050)))
+            for i in range(22050)))
+
     async def speak(text: str, language: str, **_: object) -> speech.Speech:
-        path = tmp_path / f"{'b' * 64}.wav"
-        path.write_bytes(b"RIFF")
-        return speech.Speech(path=path, media_type="audio/wav", voice="espeak-ng", reason=None)
+        return speech.Speech(path=wav, media_type="audio/wav", voice="espeak-ng", reason=None)
 
     monkeypatch.setattr(speech, "speak", speak)
     channel, rasa, number = make(TwilioWhatsAppInput, fake), StandIn(), new_number()
+    address = "whatsapp:" + number
     await post(channel, rasa, inbound(TwilioWhatsAppInput, number, "audio on"))
     await post(channel, rasa, inbound(TwilioWhatsAppInput, number, "1"))
-    assert all(not m.media_urls for m in fake.to("whatsapp:" + number))
+    *_, text_message, audio_message = fake.to(address)
+    assert text_message.body == rasa.reply and not audio_message.body
+    (url,) = audio_message.media_urls
+    prefix = f"{PUBLIC}/webhooks/twilio_whatsapp/audio/"
+    assert url.startswith(prefix) and url.endswith(".ogg")
+    name = url.removeprefix(prefix)
+    assert re.fullmatch(r"[0-9a-f]{64}\.ogg", name) and name != f"{'b' * 64}.ogg"
+    assert channel.audio_sent.get(name)
+    served = speech.audio_path(name)
+    assert served is not None and served.parent == cache
+    assert served.read_bytes()[:4] == b"OggS"
+    assert speech.MEDIA_TYPES[served.suffix] == "audio/ogg"
+    assert all(".wav" not in u for m in fake.to(address) for u in m.media_urls)
 
 
 # -- through the real Rasa server and bot server ----------------------------------------------

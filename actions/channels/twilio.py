@@ -27,7 +27,8 @@ A message from Twilio, in order:
 
 Replies are split for SMS (``bot.sms``: GSM-7/UCS-2 segments, never mid-word). On
 WhatsApp a patient can type ``audio on``: each bot message then also goes as audio
-(``bot.speech``, MP3 only, which WhatsApp plays), served from ``/webhooks/twilio_whatsapp/
+(``bot.speech``: MP3 from the online voice, or the offline voice's WAV turned into
+OGG/Opus, both of which WhatsApp plays), served from ``/webhooks/twilio_whatsapp/
 audio/<id>`` for audio ids this channel sent.
 
 Configuration comes from environment variables (see ``docs/twilio.md``), never from the
@@ -68,10 +69,11 @@ DEFAULT_API_BASE_URL = "https://api.twilio.com"
 MAX_TEXT = 5000  # characters of a message passed to Rasa (Twilio sends at most 1600)
 ADDRESS_TTL_SECONDS = 3600  # an address is forgotten an hour after its last message
 MAX_RETRY_AFTER = 30.0  # seconds we are willing to wait when Twilio says Retry-After
-# Audio types WhatsApp plays; bot.speech makes MP3 (online voice) or WAV (offline voice).
+# Audio types WhatsApp plays; bot.speech makes MP3 (online voice) or WAV (offline voice),
+# and bot.speech.for_whatsapp turns the WAV into OGG/Opus.
 WHATSAPP_AUDIO_TYPES = frozenset({"audio/mpeg", "audio/ogg", "audio/amr", "audio/mp4",
                                   "audio/aac"})
-AUDIO_NAME = re.compile(r"[0-9a-f]{64}\.(?:mp3|wav)")
+AUDIO_NAME = re.compile(r"[0-9a-f]{64}\.(?:mp3|wav|ogg)")
 
 ENV_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
 ENV_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
@@ -579,10 +581,10 @@ class TwilioInput(InputChannel):
         if self.rest is None or self.config is None or not speakable(text):
             return
         try:
-            from bot.speech import speak  # the web chat's speech and its cache
+            from bot.speech import for_whatsapp, speak  # the web chat's speech and its cache
         except ImportError:
             return
-        speech = await speak(text, language)
+        speech = await for_whatsapp(await speak(text, language))  # offline WAV -> OGG/Opus
         if speech.path is None or speech.media_type not in WHATSAPP_AUDIO_TYPES:
             log.info("%s: no audio WhatsApp can play for language=%s (%s)", self.channel_name,
                      language, speech.reason or speech.media_type)
