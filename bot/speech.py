@@ -389,12 +389,17 @@ async def _speak_espeak(
         await asyncio.to_thread(_publish, temp, final)
         return final
     finally:
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            with contextlib.suppress(Exception):
-                await asyncio.shield(process.wait())
-        temp.unlink(missing_ok=True)
+        await _clean_up(process, temp)
+
+
+async def _clean_up(process: asyncio.subprocess.Process | None, temp: Path) -> None:
+    """Stop a voice or converter still running (timeout, cancel) and drop its temp file."""
+    if process is not None and process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(process.wait())
+    temp.unlink(missing_ok=True)
 
 
 # --- the API ----------------------------------------------------------------------------
@@ -546,12 +551,7 @@ async def _convert_ogg(binary: str, wav: Path, directory: Path, ogg_id: str) -> 
         await asyncio.to_thread(_publish, temp, final)
         return final
     finally:
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            with contextlib.suppress(Exception):
-                await asyncio.shield(process.wait())
-        temp.unlink(missing_ok=True)
+        await _clean_up(process, temp)
 
 
 async def for_whatsapp(speech: Speech) -> Speech:
