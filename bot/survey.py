@@ -29,7 +29,7 @@ from bot.catalogue import (
     catalogue,
     normalise_words,
 )
-from bot.contacts import ContactKeyMissing, save_contact
+from bot.contacts import ContactKeyMissing, delete_contact, save_contact
 from bot.erasure import withdraw as withdraw_response
 from bot.language_id import identify
 from bot.questions import (
@@ -99,6 +99,7 @@ class SurveyState:
     offered: list[str] = field(default_factory=list)
     pending_language: str | None = None
     easy_read: bool = False
+    contact_id: int | None = None  # the row in contact_requests made in this visit, if any
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,6 +122,7 @@ class SurveyState:
                 offered=[_language(code) for code in raw.get("offered", [])],
                 pending_language=_language_or_none(raw.get("pending_language")),
                 easy_read=raw.get("easy_read") is True,
+                contact_id=_int_or_none(raw.get("contact_id")),
             )
         except (TypeError, ValueError, AttributeError):
             return cls()
@@ -145,6 +147,14 @@ def _language(value: object) -> str:
 
 def _language_or_none(value: object) -> str | None:
     return None if value is None else _language(value)
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("bad contact id")
+    return value
 
 
 def _id_or_none(value: object) -> str | None:
@@ -443,13 +453,20 @@ class _Turn:
 
     def keep_contact(self, details: str, question: Question) -> list[Reply]:
         """Contact details go, encrypted, to a table with no link to the answers."""
+        self.drop_contact()  # typed again after going back: keep only the latest
         try:
-            save_contact(self.store, details, language=self.language,
-                         keep_days=self.survey.settings.contact_days)
+            self.state.contact_id = save_contact(self.store, details, language=self.language,
+                                                 keep_days=self.survey.settings.contact_days)
         except ContactKeyMissing:
             log.error("contact details not kept: CONTACT_KEY missing or invalid")
             return [Reply("answer_not_saved"), *self.advance(question)]
         return [Reply("contact_saved"), *self.advance(question)]
+
+    def drop_contact(self) -> None:
+        """Delete this visit's contact details (deleted answers, start again, changed mind)."""
+        if self.state.contact_id is not None:
+            delete_contact(self.store, self.state.contact_id)
+            self.state.contact_id = None
 
     def remember(self, question: Question, **answer: object) -> None:
         rid = self.state.response_id
@@ -475,6 +492,8 @@ class _Turn:
         for key in list(self.state.stored):
             if not QUESTIONS[key].applies(self.state.choices):
                 self.forget(key)
+        if not QUESTIONS["contact_details"].applies(self.state.choices):
+            self.drop_contact()
         following = next_question(question.key, self.state.choices)
         if following is None:
             return self.finish("complete")
@@ -511,6 +530,8 @@ class _Turn:
             return [Reply("cannot_skip"), self.ask()]
         if question.stored:
             self.forget(question.key)
+        if question.key == "contact_details":
+            self.drop_contact()
         return self.advance(question)
 
     def do_back(self, question: Question) -> list[Reply]:
@@ -533,6 +554,7 @@ class _Turn:
         if choice == "keep":
             return self.finish("stopped")
         if choice == "delete":
+            self.drop_contact()
             self.store.delete_response(self.state.response_id)
             self.state.finished = True
             return [Reply("stopped_deleted")]
@@ -565,6 +587,7 @@ class _Turn:
     def do_start_again(self, question: Question) -> list[Reply]:
         cleared = self.state.response_id is not None and not self.state.finished
         if cleared:
+            self.drop_contact()
             self.store.delete_response(self.state.response_id)
         fresh = SurveyState(current="welcome", language=self.state.language)
         self.state.__dict__.update(fresh.__dict__)

@@ -462,3 +462,24 @@ def test_free_text_flagged_by_nlu_alone_is_signposted_and_kept(survey: Survey) -
         visit.say(answer)
     assert visit.say("More buses please", "danger", 0.97) == ["signpost_danger", "ask_barriers"]
     assert visit.answers()["rating_reason"].text == "More buses please"
+
+
+def test_contact_details_go_when_the_visit_is_deleted(survey: Survey, monkeypatch) -> None:
+    """Contact details are the last answer, so this is the rare path of a visit that is
+    stopped and deleted while they are kept (e.g. a future question after them)."""
+    from bot.contacts import list_contacts, new_key
+
+    key = new_key()
+    monkeypatch.setenv("CONTACT_KEY", key)
+    visit = started(survey)
+    visit.say("1")
+    while visit.state.current != "involvement":
+        visit.say("skip")
+    visit.say("yes")
+    visit.state.current = "contact_details"
+    visit.say("jo@example.com")
+    assert [c.details for c in list_contacts(survey.store, key=key)] == ["jo@example.com"]
+    visit.state.finished, visit.state.current = False, "respondent"
+    visit.say("stop")
+    assert visit.say("delete") == ["stopped_deleted"]
+    assert list_contacts(survey.store, key=key) == []

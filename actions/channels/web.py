@@ -362,6 +362,7 @@ class WebChatInput(InputChannel):
         self.per_sender = RateLimiter(self.options.messages_per_minute_per_sender)
         self.per_client = RateLimiter(self.options.messages_per_minute_per_client)
         self.replies = ExpiringMap(max_items=20_000, ttl=3600)
+        self.turns: set[asyncio.Task] = set()  # running turns, referenced until they end
         self.audio = AudioIndex()
         self.assets = Assets()
 
@@ -455,18 +456,30 @@ class WebChatInput(InputChannel):
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self.replies.put(key, future)
         collector = WebOutput(self.audio, audio_base)
+        message = UserMessage(turn.text, collector, turn.sender, input_channel=self.name(),
+                              metadata=turn.metadata)
+        # The turn runs as its own task: a browser that gives up (or a cancelled request)
+        # must not stop it halfway, or the retry with the same message_id would wait for
+        # a reply that never comes. The retry gets this turn's reply instead.
+        task = asyncio.create_task(self.run_turn(key, future, collector, on_new_message,
+                                                 message))
+        self.turns.add(task)
+        task.add_done_callback(self.turns.discard)
+        return await asyncio.shield(future), False
+
+    async def run_turn(self, key: tuple[str, str], future: asyncio.Future, collector: WebOutput,
+                       on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                       message: UserMessage) -> None:
         try:
-            await on_new_message(UserMessage(turn.text, collector, turn.sender,
-                                             input_channel=self.name(), metadata=turn.metadata))
-        except Exception as error:
+            await on_new_message(message)
+        except Exception as error:  # noqa: BLE001 - the waiting request gets a 503
             # Not kept: a retry may try again. Only the kind of error, never the text.
             log.error("web chat: the message could not be handled: %s", type(error).__name__)
             self.replies.pop(key)
             future.set_exception(Refused(503, "not_handled"))
             future.exception()  # retrieved, so asyncio does not warn when nobody waits
-            raise Refused(503, "not_handled") from error
+            return
         future.set_result(collector.messages)
-        return collector.messages, False
 
     # -- routes --
 

@@ -369,7 +369,10 @@ def summarise(store: Store, f: Filters, settings=None) -> Summary:
             answers[r.id]["respondent"] = [r.respondent]
     ratings = {rid: a["rating"][0] for rid, a in answers.items() if a.get("rating")}
     names = _service_names(settings)
-    summary = Summary(f, len(responses), comments, quotes=[q for q in quotes if q])
+    # Quotes only when the filtered view holds enough people: with a narrow filter (one
+    # day, a rare language) a quote could be matched to one person.
+    quotes = [q for q in quotes if q] if len(responses) >= SMALL else []
+    summary = Summary(f, len(responses), comments, quotes=quotes)
     tables = summary.tables
 
     all_ids = [r.id for r in responses]
