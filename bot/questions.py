@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.catalogue import available_languages
+from bot.catalogue import Catalogue, available_languages, catalogue
 from bot.settings import TrustSettings, contacts_enabled
 
 Choices = dict[str, list[str]]
@@ -156,3 +156,15 @@ def next_question(after: str | None, choices: Choices) -> Question | None:
     keys = [q.key for q in FLOW]
     start = keys.index(after) + 1 if after in keys else 0
     return next((q for q in FLOW[start:] if q.applies(choices)), None)
+
+
+def option_labels(item: Question, words: Catalogue, settings: TrustSettings) -> dict[str, str]:
+    """Value -> label for the choices of ``item``, in the catalogue's language.
+
+    The one place labels are made: the renderer shows them, the survey reads typed
+    answers against them.
+    """
+    if item.key == LANGUAGE.key:  # each language in its own name and script
+        return {code: catalogue(code).name for code in options_for(item, settings)}
+    services = {s.key: s.name(words.code) for s in settings.services}
+    return {v: services.get(v) or words.choice(v) for v in options_for(item, settings)}

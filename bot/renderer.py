@@ -11,7 +11,7 @@ import json
 import logging
 
 from bot.catalogue import Catalogue, CatalogueError, catalogue
-from bot.questions import BY_RESPONSE_KEY, LANGUAGE, Question, options_for
+from bot.questions import BY_RESPONSE_KEY, Question, option_labels
 from bot.settings import TrustSettings, trust_settings
 
 log = logging.getLogger(__name__)
@@ -32,14 +32,6 @@ def trust_params(settings: TrustSettings, language: str) -> dict[str, str]:
         "engagement_email": settings.engagement_team.email,
         "contact_days": str(settings.contact_days),
     }
-
-
-def option_labels(item: Question, words: Catalogue, settings: TrustSettings) -> dict[str, str]:
-    """Value -> label for the choices of ``item``, in the catalogue's language."""
-    if item.key == LANGUAGE.key:  # each language in its own name and script
-        return {code: catalogue(code).name for code in options_for(item, settings)}
-    services = {s.key: s.name(words.code) for s in settings.services}
-    return {v: services.get(v) or words.choice(v) for v in options_for(item, settings)}
 
 
 def choose_payload(value: str) -> str:

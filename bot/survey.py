@@ -40,7 +40,7 @@ from bot.questions import (
     QUESTIONS,
     Question,
     next_question,
-    options_for,
+    option_labels,
 )
 from bot.settings import TrustSettings, trust_settings
 from bot.store import Store
@@ -337,11 +337,7 @@ class _Turn:
             DEFAULT_LANGUAGE).commands.get(command, ())
 
     def labels(self, question: Question) -> dict[str, str]:
-        values = options_for(question, self.survey.settings)
-        if question.key == LANGUAGE.key:
-            return {code: catalogue(code).name for code in values}
-        services = {s.key: s.name(self.words.code) for s in self.survey.settings.services}
-        return {v: services.get(v) or self.words.choices.get(v, v) for v in values}
+        return option_labels(question, self.words, self.survey.settings)
 
     def known_words(self, value: str) -> tuple[str, ...]:
         """Typed words that pick ``value``: this language's, then English's."""
