@@ -280,7 +280,13 @@ class Options:
     none (0.684 / 0.489 against 0.677 / 0.449 at C=1); per-category thresholds trade micro
     for macro (0.668 / 0.522 against 0.684 / 0.489 at 0); logistic regression was no better
     (0.686 / 0.507) and slower; question-crossed words add 0.02 micro; character n-grams
-    across word boundaries or min_df 1 changed nothing.
+    across word boundaries or min_df 1 changed nothing. Also tried (2026-11-26), none better
+    than 0.670 / 0.522: C 0.05 / 0.3; logistic regression C=5 (0.674 / 0.518); the FFT
+    rating as a feature (0.665 / 0.517; the comment's sentiment is often not the rating's);
+    stacking a second model on all categories' margins (worse); an ungrouped split gives the
+    same figures, so grouping by respondent costs nothing. Pretrained embeddings or
+    transformers (pxtextmining's DistilBERT) would need model files from a hub; no such
+    package is on PyPI (spaCy's models are not), so they are out of reach here.
     """
 
     word_features: int = 40000

@@ -7,6 +7,10 @@ examples are classified. Printed per
 language: accuracy over all intents, and macro F1 over the command intents (help,
 repeat, skip, go_back, stop, start_again, withdraw, change_language, danger, complaint),
 against the target of 0.9. A report, not a test: it never fails on figures.
+
+The held-out examples the model got wrong are written to var/nlu-report/<code>.txt
+(expected intent, predicted intent, text): they are our own example sentences, never
+patient text, and they show which examples to add or reword.
 """
 
 from __future__ import annotations
@@ -79,11 +83,23 @@ async def classify(model: Path, texts: list[str]) -> list[str]:
     return [(await agent.parse_message(text))["intent"]["name"] for text in texts]
 
 
+MISSES = ROOT / "var" / "nlu-report"
+
+
+def write_misses(code: str, pairs: list[tuple[str, str]], guess: list[str]) -> None:
+    MISSES.mkdir(parents=True, exist_ok=True)
+    lines = [f"{intent}\t{predicted}\t{text}"
+             for (text, intent), predicted in zip(pairs, guess) if intent != predicted]
+    (MISSES / f"{code}.txt").write_text("".join(f"{line}\n" for line in lines),
+                                        encoding="utf-8")
+
+
 def report(tests: dict[str, list[tuple[str, str]]], model: Path) -> None:
     print(f"{'language':<10}{'held out':>9}{'accuracy':>10}{'command F1':>12}  target {TARGET}")
     for code, pairs in sorted(tests.items()):
         truth = [intent for _, intent in pairs]
         guess = asyncio.run(classify(model, [text for text, _ in pairs]))
+        write_misses(code, pairs, guess)
         labels = sorted({i for i in truth if i in COMMAND_INTENTS})
         command_f1 = f1_score(truth, guess, labels=labels, average="macro", zero_division=0)
         flag = "" if command_f1 >= TARGET else "  below target"
