@@ -76,8 +76,10 @@ async def classify(model: Path, texts: list[str]) -> list[str]:
     import logging
 
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
     logging.getLogger().setLevel(logging.WARNING)  # Rasa logs each parse at DEBUG
+    configure_structlog(logging.WARNING)  # ... and again through structlog
 
     agent = Agent.load(str(model))
     return [(await agent.parse_message(text))["intent"]["name"] for text in texts]
