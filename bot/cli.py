@@ -10,6 +10,8 @@
                                [--out PATH] [--database-url URL]
     patient-voice themes evaluate --data FILE.csv [--model PATH] [--per-category]
     patient-voice themes tag [--model PATH] [--limit N] [--database-url URL]
+    patient-voice themes correct ANSWER_ID --theme NAME [--theme NAME] [--sentiment N]
+                                 [--model PATH] [--database-url URL]
 
 Exit codes: 0 ok, 1 the output file could not be written (export) or the translation service
 was unavailable and nothing could be translated while answers wait (translate-pending),
@@ -21,11 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import cli_privacy
-from bot.export import write_csv, write_json
+from bot.export import Tally, write_csv, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.translation import Translator
@@ -126,62 +130,96 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _export(args: argparse.Namespace) -> int:
+    """Write the export as its rows are read; the audit line counts what was written."""
     from bot.erasure import record
-    from bot.store import Store
-
-    store = Store(args.database_url)
-    try:
-        rows = store.export_rows(since=args.since, until=args.until, service=args.service)
-        record(store, "export", "staff", len(rows))  # every export is in the audit log
-    finally:
-        store.close()
-    if args.format in ("xlsx", "html"):
-        return _export_binary(args, rows)
-    if args.output is None:
-        count = _write(rows, args.format, sys.stdout, bom=False)
-    else:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="") as handle:
-                count = _write(rows, args.format, handle, bom=True)
-        except OSError as error:
-            print(f"patient-voice: cannot write {args.output}: {error.strerror}", file=sys.stderr)
-            return 1
-    responses = len({row["response_id"] for row in rows})
-    print(f"exported {count} answers from {responses} responses", file=sys.stderr)
-    return 0
-
-
-def _write(rows: list[dict], fmt: str, stream, *, bom: bool) -> int:
-    if fmt == "csv":
-        return write_csv(rows, stream, bom=bom)
-    return write_json(rows, stream)
-
-
-def _export_binary(args: argparse.Namespace, rows: list[dict]) -> int:
-    """XLSX (answers and a summary sheet) or the one-page HTML report; needs ``-o``."""
-    import io
-
-    from bot.export import write_html_report, write_xlsx
-    from bot.staff.queries import Filters, summarise
     from bot.store import Store
 
     if args.output is None and args.format == "xlsx":
         print("patient-voice: --format xlsx needs -o FILE", file=sys.stderr)
         return 2
-    filters = Filters(since=args.since, until=args.until, service=args.service)
     store = Store(args.database_url)
+    rows = Tally(store.iter_export_rows(since=args.since, until=args.until, service=args.service))
+    summary = None
     try:
-        summary = summarise(store, filters)
-    finally:
+        if args.format == "html":
+            summary = _summary(args, store)
+            return _export_report(args, summary)
+        if args.format == "xlsx":
+            return _export_xlsx(args, rows, _summary(args, store))
+        return _export_text(args, rows)
+    finally:  # every export is in the audit log: the report by responses, others by answers
+        record(store, "export", "staff", summary.responses if summary else rows.count)
         store.close()
-    if args.format == "html":
-        text = io.StringIO()
-        write_html_report(summary, text)
-        data = text.getvalue().encode("utf-8")
-    else:
-        binary = io.BytesIO()
-        write_xlsx(rows, binary, summary=summary)
-        data = binary.getvalue()
+
+
+def _exported(count: int, responses: int) -> None:
+    print(f"exported {count} answers from {responses} responses", file=sys.stderr)
+
+
+def _cannot_write(path: str, error: OSError) -> int:
+    print(f"patient-voice: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+    return 1
+
+
+def _export_text(args: argparse.Namespace, rows: Tally) -> int:
+    """CSV or JSON, written to the file (or standard output) a chunk at a time."""
+    if args.output is None:
+        _write(rows, args.format, sys.stdout, bom=False)
+        _exported(rows.count, rows.responses)
+        return 0
+    try:
+        handle = open(args.output, "w", encoding="utf-8", newline="")
+    except OSError as error:
+        return _cannot_write(args.output, error)
+    try:
+        with handle:
+            _write(rows, args.format, handle, bom=True)
+    except OSError as error:  # a full disk: leave no half file that looks whole
+        Path(args.output).unlink(missing_ok=True)
+        return _cannot_write(args.output, error)
+    _exported(rows.count, rows.responses)
+    return 0
+
+
+def _write(rows: Iterable[dict], fmt: str, stream, *, bom: bool) -> int:
+    if fmt == "csv":
+        return write_csv(rows, stream, bom=bom)
+    return write_json(rows, stream)
+
+
+def _summary(args: argparse.Namespace, store):
+    from bot.staff.queries import Filters, summarise
+
+    return summarise(store, Filters(since=args.since, until=args.until, service=args.service))
+
+
+def _export_xlsx(args: argparse.Namespace, rows: Tally, summary) -> int:
+    """The workbook (answers and a summary sheet) straight into the file: openpyxl's
+    write-only mode keeps the rows in a temporary file, not in memory."""
+    from bot.export import TooManyRows, write_xlsx
+
+    try:
+        with open(args.output, "wb") as handle:
+            write_xlsx(rows, handle, summary=summary)
+    except TooManyRows as error:
+        Path(args.output).unlink(missing_ok=True)
+        print(f"patient-voice: {error}: export CSV, or a shorter range", file=sys.stderr)
+        return 1
+    except OSError as error:
+        return _cannot_write(args.output, error)
+    _exported(rows.count, summary.responses)
+    return 0
+
+
+def _export_report(args: argparse.Namespace, summary) -> int:
+    """The one-page HTML report (counts only, so small)."""
+    import io
+
+    from bot.export import write_html_report
+
+    text = io.StringIO()
+    write_html_report(summary, text)
+    data = text.getvalue().encode("utf-8")
     if args.output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -190,9 +228,8 @@ def _export_binary(args: argparse.Namespace, rows: list[dict]) -> int:
             with open(args.output, "wb") as handle:
                 handle.write(data)
         except OSError as error:
-            print(f"patient-voice: cannot write {args.output}: {error.strerror}", file=sys.stderr)
-            return 1
-    print(f"exported {len(rows)} answers from {summary.responses} responses", file=sys.stderr)
+            return _cannot_write(args.output, error)
+    print(f"exported a report of {summary.responses} responses", file=sys.stderr)
     return 0
 
 
@@ -294,11 +331,14 @@ column per category ("1" where it applies).
             0.77 / 0.71, sentiment 0.65)
   tag       theme every free-text answer that has none (or whose text changed), using its
             English text; answers waiting for a translation are themed once it arrives
+  correct   set the themes (and sentiment) of one answer, as staff do in the staff app:
+            kept for the next train, written to the audit log (id and user, no text);
+            only categories the model (or else the store) knows are accepted
 
 Only counts and scores are printed; comment text never is.
 
-exit status: 0 ok, 1 the data or model file could not be read or training failed,
-2 bad arguments
+exit status: 0 ok, 1 the data or model file could not be read or training failed, or
+the answer to correct has no English text, 2 bad arguments (an unknown theme too)
 """
 
 
@@ -333,6 +373,7 @@ def _add_themes_parser(commands, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--data", required=True, help="labelled CSV the model has not seen")
     evaluate.add_argument("--model", help=model_help)
     evaluate.add_argument("--per-category", action="store_true", help="F1 of each category too")
+    _add_correct_parser(actions, common, model_help)
     tag = actions.add_parser("tag", parents=[common], help="theme the answers that have none")
     tag.add_argument("--model", help=model_help)
     tag.add_argument(
@@ -340,10 +381,78 @@ def _add_themes_parser(commands, common: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_correct_parser(actions, common: argparse.ArgumentParser, model_help: str) -> None:
+    correct = actions.add_parser(
+        "correct",
+        parents=[common],
+        help="correct the themes (and sentiment) of one answer, as staff do in the staff app",
+    )
+    correct.add_argument(
+        "answer_id", type=_answer_id, help="the answer's number (shown on the staff app's "
+        "correction page, /feedback/NUMBER/themes)"
+    )
+    correct.add_argument(
+        "--theme", action="append", required=True, metavar="NAME",
+        help="a QDC category the model (or the store) knows; repeat for several",
+    )
+    correct.add_argument(
+        "--sentiment", type=int, choices=range(1, 6), metavar="N",
+        help="1 very positive .. 5 very negative (default: correct the themes only)",
+    )
+    correct.add_argument("--model", help="whose categories are allowed; " + model_help)
+
+
+def _answer_id(value: str) -> int:
+    number = _positive_int(value)
+    if number >= 2**62:
+        raise argparse.ArgumentTypeError(f"not an answer number: {value!r}")
+    return number
+
+
+def _themes_correct(args: argparse.Namespace) -> int:
+    """Store.correct_themes, with the staff app's checks and audit line."""
+    from bot.staff import corrections
+    from bot.store import Store
+
+    store = Store(args.database_url)
+    try:
+        current = store.themes_for(args.answer_id)
+        allowed = corrections.categories(store, current.themes if current else (), args.model)
+        try:
+            chosen, sentiment = corrections.parse(args.theme, str(args.sentiment or ""), allowed)
+        except corrections.CorrectionError as error:
+            known = "; ".join(allowed) or "none yet (train a model first)"
+            print(f"patient-voice: {error} Known themes: {known}", file=sys.stderr)
+            return 2
+        corrections.enable_audit_log()
+        saved = corrections.correct(store, args.answer_id, chosen, sentiment, who=_who())
+    finally:
+        store.close()
+    if not saved:
+        print(f"patient-voice: answer {args.answer_id} has no English text to correct (no such "
+              "free-text answer, or it waits for its translation)", file=sys.stderr)
+        return 1
+    print(f"corrected the themes of answer {args.answer_id}; the next `patient-voice themes "
+          "train` learns from it")
+    return 0
+
+
+def _who() -> str:
+    """Who corrected, for the audit line: the operating system's user name."""
+    import getpass
+
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):  # no user name in some containers
+        return "cli"
+
+
 def _themes(args: argparse.Namespace) -> int:
     from bot import themes
 
     try:
+        if args.themes_command == "correct":
+            return _themes_correct(args)
         if args.themes_command == "train":
             return _themes_train(args, themes)
         model = themes.load(args.model)

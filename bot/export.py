@@ -21,13 +21,21 @@ Every export has the columns of :data:`COLUMNS`, in this order:
 CSV cells that a spreadsheet would run as a formula are neutralised (see
 :func:`neutralise_cell`) and NUL characters, which CSV cannot hold, become U+FFFD; JSON
 values are written as they are.
+
+CSV and JSON are written as the rows come (:func:`csv_chunks`, :func:`json_chunks`), so an
+export of any size needs little memory: the staff app streams the chunks, the command line
+writes them to the file. XLSX is a zip file, finished only at the end: openpyxl's write-only
+mode keeps the rows in a temporary file, and a sheet holds at most :data:`XLSX_MAX_ROWS`
+answers (Excel's limit), beyond which :func:`write_xlsx` raises :class:`TooManyRows`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TextIO
 
 COLUMNS = (
@@ -50,6 +58,8 @@ COLUMNS = (
 # (tab, CR and NUL can hide one); the full-width forms are included for safety.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 BOM = "\ufeff"
+CHUNK_ROWS = 500  # rows per chunk of a streamed CSV or JSON export
+XLSX_MAX_ROWS = 1_048_575  # Excel's 1,048,576 rows a sheet, less the header
 
 
 def neutralise_cell(value: object) -> str:
@@ -69,29 +79,89 @@ def _ordered(row: Mapping) -> dict:
     return {column: row.get(column) for column in COLUMNS}
 
 
+class Tally:
+    """Counts the rows that pass through it, for the audit line and the command's message.
+
+    Exports stream, so the count is known only once the last row has gone. ``responses``
+    counts changes of ``response_id``: exact for rows grouped by response, as exports are.
+    """
+
+    def __init__(self, rows: Iterable[Mapping]):
+        self._rows = iter(rows)
+        self.count = 0
+        self.responses = 0
+        self._last: object = None
+
+    def __iter__(self) -> Iterator[Mapping]:
+        for row in self._rows:
+            self.count += 1
+            if row.get("response_id") != self._last:
+                self.responses += 1
+                self._last = row.get("response_id")
+            yield row
+
+
+def csv_chunks(rows: Iterable[Mapping], *, bom: bool = True, batch: int = CHUNK_ROWS
+               ) -> Iterator[str]:
+    """The CSV (header first, then ``batch`` rows a chunk) as text chunks, made lazily."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if bom:
+        buffer.write(BOM)
+    writer.writerow(COLUMNS)
+    yield _take(buffer)  # the header goes before the first row is read
+    for number, row in enumerate(rows, 1):
+        writer.writerow([_csv_cell(row.get(column)) for column in COLUMNS])
+        if number % batch == 0:
+            yield _take(buffer)
+    if buffer.tell():
+        yield _take(buffer)
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def json_chunks(rows: Iterable[Mapping], *, batch: int = CHUNK_ROWS) -> Iterator[str]:
+    """One JSON list of objects as text chunks, byte for byte what ``json.dump(list,
+    indent=2)`` writes (plus a final newline), without holding the list."""
+    yield "["
+    parts: list[str] = []
+    first = True
+    for row in rows:
+        # Indenting the lines of one object by 2 gives the nesting of the list: JSON strings
+        # never hold a raw newline, so only the layout's own newlines are touched.
+        item = json.dumps(_ordered(row), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        parts.append(("\n  " if first else ",\n  ") + item)
+        first = False
+        if len(parts) >= batch:
+            yield "".join(parts)
+            parts = []
+    yield "".join(parts) + ("]\n" if first else "\n]\n")
+
+
 def write_csv(rows: Iterable[Mapping], stream: TextIO, *, bom: bool = True) -> int:
-    """Write ``rows`` as CSV with a header; return the number of rows.
+    """Write ``rows`` as CSV with a header, as they come; return the number of rows.
 
     Open files with ``encoding="utf-8", newline=""``. ``bom`` writes a UTF-8 byte order mark
     first so Excel reads the file as UTF-8; pass ``bom=False`` for pipes and standard output.
     """
-    if bom:
-        stream.write(BOM)
-    writer = csv.writer(stream)
-    writer.writerow(COLUMNS)
-    count = 0
-    for row in rows:
-        writer.writerow([_csv_cell(row.get(column)) for column in COLUMNS])
-        count += 1
-    return count
+    tally = Tally(rows)
+    for chunk in csv_chunks(tally, bom=bom):
+        stream.write(chunk)
+    return tally.count
 
 
 def write_json(rows: Iterable[Mapping], stream: TextIO) -> int:
-    """Write ``rows`` as one JSON list of objects (keys in column order); return the count."""
-    ordered = [_ordered(row) for row in rows]
-    json.dump(ordered, stream, ensure_ascii=False, indent=2)
-    stream.write("\n")
-    return len(ordered)
+    """Write ``rows`` as one JSON list of objects (keys in column order), as they come;
+    return the count."""
+    tally = Tally(rows)
+    for chunk in json_chunks(tally):
+        stream.write(chunk)
+    return tally.count
 
 
 # --- XLSX and the one-page HTML report (the staff app, issue 7) --------------------------------
@@ -104,13 +174,19 @@ def _xlsx_cell(value: object) -> str:
     return neutralise_cell(value).translate(_XML_ILLEGAL)
 
 
-def write_xlsx(rows: Iterable[Mapping], stream, *, summary=None) -> int:
+class TooManyRows(ValueError):
+    """More answers than an Excel sheet can hold: use CSV, or narrow the range."""
+
+
+def write_xlsx(rows: Iterable[Mapping], stream, *, summary=None,
+               max_rows: int = XLSX_MAX_ROWS) -> int:
     """Write ``rows`` as an Excel workbook to the binary ``stream``; return the row count.
 
     Sheet "Answers" has :data:`COLUMNS`, every cell text and neutralised like CSV cells.
     With ``summary`` (a :class:`bot.staff.queries.Summary`), sheet "Summary" has its tables,
     small numbers suppressed as on the dashboard, and a bar chart of the top themes (or of
-    responses by month when there are no themes).
+    responses by month when there are no themes). Raises :class:`TooManyRows`, before
+    anything is written to ``stream``, when there are more than ``max_rows`` rows.
     """
     from openpyxl import Workbook
 
@@ -120,11 +196,26 @@ def write_xlsx(rows: Iterable[Mapping], stream, *, summary=None) -> int:
     sheet = book.create_sheet("Answers")
     sheet.append(list(COLUMNS))
     count = 0
-    for row in rows:
-        sheet.append([_xlsx_cell(row.get(column)) for column in COLUMNS])
-        count += 1
+    try:
+        for row in rows:
+            if count == max_rows:
+                raise TooManyRows(f"more than {max_rows} answers: too many for one Excel sheet")
+            sheet.append([_xlsx_cell(row.get(column)) for column in COLUMNS])
+            count += 1
+    except BaseException:
+        _discard(book)
+        raise
     book.save(stream)
     return count
+
+
+def _discard(book) -> None:
+    """Close a write-only workbook that will not be saved and delete its temporary files
+    (openpyxl would only delete them when the process ends)."""
+    for sheet in book.worksheets:
+        with contextlib.suppress(Exception):
+            sheet.close()
+            sheet._writer.cleanup()
 
 
 def _xlsx_summary(book, summary) -> None:

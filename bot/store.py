@@ -28,7 +28,7 @@ import hashlib
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -45,16 +45,20 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     create_engine,
     event,
+    exists,
     func,
+    or_,
     select,
     update,
 )
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Engine, Row, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, declarative_base, relationship
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import Select
 
 from bot.anonymiser import Anonymised
 from bot.settings import database_url
@@ -68,6 +72,7 @@ RECEIPT_LENGTH = 6
 _RECEIPT_ATTEMPTS = 8
 TRANSLATION_STATES = ("not_needed", "pending", "done")
 ENGLISH = "en"
+EXPORT_BATCH = 500  # responses read per query by Store.iter_export_rows
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -663,23 +668,73 @@ class Store:
         until: date | None = None,
         service: str | None = None,
     ) -> list[dict]:
-        """One dict per answer, joined with its response; see ``bot.export.COLUMNS``.
+        """Every row of :meth:`iter_export_rows` as a list (small exports and tests).
+
+        Exports of any size should iterate :meth:`iter_export_rows` instead.
+        """
+        return list(self.iter_export_rows(since=since, until=until, service=service))
+
+    def iter_export_rows(
+        self,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        service: str | None = None,
+        within: Select | None = None,
+        batch: int = EXPORT_BATCH,
+    ) -> Iterator[dict]:
+        """One dict per answer, joined with its response, lazily; see ``bot.export.COLUMNS``.
 
         ``since``/``until`` are inclusive and filter on the response's ``created_on``;
-        ``service`` on the answer's service. Dates come back as ISO strings.
+        ``service`` on the answer's service; ``within`` is a ``select`` of the response ids to
+        keep (the staff app's filters). Rows come ordered by the response's day, the response
+        id, then the answer id. Dates come back as ISO strings.
+
+        Rows are read ``batch`` responses at a time, each batch in its own short read
+        (keyset pagination on the day and id), so memory stays small whatever the range, and
+        no read transaction stays open while a slow client downloads: on SQLite an open read
+        would keep the bot from saving answers.
         """
-        query = select(AnswerRow, ResponseRow).join(
-            ResponseRow, AnswerRow.response_id == ResponseRow.id
-        )
-        if since is not None:
-            query = query.where(ResponseRow.created_on >= since)
-        if until is not None:
-            query = query.where(ResponseRow.created_on <= until)
-        if service is not None:
-            query = query.where(AnswerRow.service == service)
-        query = query.order_by(ResponseRow.created_on, ResponseRow.id, AnswerRow.id)
-        with self._session() as s:
-            return [_export_row(answer, response) for answer, response in s.execute(query)]
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError("batch must be a positive whole number")
+        conditions = _export_conditions(since, until, service, within)
+        after: tuple[date, str] | None = None
+        while True:
+            responses, answers = self._export_batch(conditions, service, after, batch)
+            for response in responses:
+                for answer in answers.get(response.id, ()):
+                    yield _export_row(answer, response)
+            if len(responses) < batch:
+                return
+            after = (responses[-1].created_on, responses[-1].id)
+
+    def _export_batch(
+        self, conditions: list, service: str | None, after: tuple[date, str] | None, batch: int
+    ) -> tuple[list, dict[str, list]]:
+        """The next ``batch`` matching responses after ``after``, and their answers by id."""
+        query = select(*ResponseRow.__table__.c).where(*conditions)
+        if after is not None:
+            day, last_id = after
+            query = query.where(
+                or_(
+                    ResponseRow.created_on > day,
+                    and_(ResponseRow.created_on == day, ResponseRow.id > last_id),
+                )
+            )
+        query = query.order_by(ResponseRow.created_on, ResponseRow.id).limit(batch)
+        with self.engine.connect() as db:
+            responses = db.execute(query).all()
+            if not responses:
+                return [], {}
+            found = select(*AnswerRow.__table__.c).where(
+                AnswerRow.response_id.in_([r.id for r in responses])
+            )
+            if service is not None:
+                found = found.where(AnswerRow.service == service)
+            answers: dict[str, list] = {}
+            for answer in db.execute(found.order_by(AnswerRow.id)):
+                answers.setdefault(answer.response_id, []).append(answer)
+        return responses, answers
 
     # --- themes (bot.themes) and staff corrections ---------------------------------------------
 
@@ -829,7 +884,26 @@ class Store:
             ]
 
 
-def _export_row(answer: AnswerRow, response: ResponseRow) -> dict:
+def _export_conditions(
+    since: date | None, until: date | None, service: str | None, within: Select | None
+) -> list:
+    """Conditions on ``responses`` for an export (see :meth:`Store.iter_export_rows`)."""
+    found = []
+    if since is not None:
+        found.append(ResponseRow.created_on >= since)
+    if until is not None:
+        found.append(ResponseRow.created_on <= until)
+    if service is not None:  # responses with an answer about the service
+        found.append(
+            exists().where(AnswerRow.response_id == ResponseRow.id, AnswerRow.service == service)
+        )
+    if within is not None:
+        found.append(ResponseRow.id.in_(within))
+    return found
+
+
+def _export_row(answer: AnswerRow | Row, response: ResponseRow | Row) -> dict:
+    """An export row from an answer and its response (ORM objects or rows of their columns)."""
     return {
         "response_id": response.id,
         "status": response.status,

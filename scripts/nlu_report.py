@@ -91,7 +91,8 @@ MISSES = ROOT / "var" / "nlu-report"
 def write_misses(code: str, pairs: list[tuple[str, str]], guess: list[str]) -> None:
     MISSES.mkdir(parents=True, exist_ok=True)
     lines = [f"{intent}\t{predicted}\t{text}"
-             for (text, intent), predicted in zip(pairs, guess) if intent != predicted]
+             for (text, intent), predicted in zip(pairs, guess, strict=True)
+             if intent != predicted]
     (MISSES / f"{code}.txt").write_text("".join(f"{line}\n" for line in lines),
                                         encoding="utf-8")
 

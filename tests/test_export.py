@@ -166,3 +166,57 @@ def test_json_of_no_rows_is_an_empty_list():
     stream = io.StringIO()
     assert write_json([], stream) == 0
     assert json.loads(stream.getvalue()) == []
+
+
+# --- streaming writers ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 7])
+def test_json_chunks_write_what_json_dump_wrote(count):
+    from bot.export import json_chunks
+
+    rows = [row(text=UNICODE_TEXTS[n % len(UNICODE_TEXTS)] + '\n"x"', response_id=str(n))
+            for n in range(count)]
+    chunks = list(json_chunks(iter(rows), batch=2))
+    expected = json.dumps([row_ for row_ in rows], ensure_ascii=False, indent=2) + "\n"
+    assert "".join(chunks) == expected
+    assert len(chunks) == 2 + count // 2  # "[", one per 2 rows, the rest and "]"
+
+
+def test_csv_chunks_are_made_as_the_rows_come():
+    from bot.export import csv_chunks
+
+    taken: list[int] = []
+
+    def rows():
+        for n in range(5):
+            taken.append(n)
+            yield row(text=f"=cmd {n}")
+
+    chunks = csv_chunks(rows(), bom=True, batch=2)
+    assert next(chunks).startswith(BOM + "response_id,") and taken == []  # header first
+    assert next(chunks).count("'=cmd") == 2 and taken == [0, 1]
+    rest = list(chunks)
+    assert len(rest) == 2 and taken == [0, 1, 2, 3, 4]
+    assert "".join(rest).count("'=cmd") == 3
+
+
+def test_tally_counts_rows_and_responses_as_they_pass():
+    from bot.export import Tally
+
+    tally = Tally([row(response_id="a"), row(response_id="a"), row(response_id="b")])
+    assert (tally.count, tally.responses) == (0, 0)
+    assert write_csv(tally, io.StringIO(), bom=False) == 3
+    assert (tally.count, tally.responses) == (3, 2)
+
+
+def test_xlsx_refuses_more_rows_than_a_sheet_holds():
+    from bot.export import XLSX_MAX_ROWS, TooManyRows, write_xlsx
+
+    assert XLSX_MAX_ROWS == 2**20 - 1
+    out = io.BytesIO()
+    assert write_xlsx([row(), row()], out, max_rows=2) == 2 and out.getvalue()
+    out = io.BytesIO()
+    with pytest.raises(TooManyRows):
+        write_xlsx([row(), row(), row()], out, max_rows=2)
+    assert out.getvalue() == b""  # nothing half-written

@@ -12,9 +12,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
-from dataclasses import dataclass
-from datetime import date
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -40,6 +40,7 @@ class Staff:
     database_url: str
     store: Store
     receipt: str
+    log: Path | None = None  # the server's output (audit lines)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
@@ -93,17 +94,14 @@ def fill(store: Store) -> str:
     return receipt
 
 
-@pytest.fixture(scope="module")
-def staff(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staff]:
-    work = tmp_path_factory.mktemp("staff")
-    database_url = f"sqlite:///{work / 'store.db'}"
-    store = Store(database_url)
-    receipt = fill(store)
-    Auth(store).create_user("alex", PASSWORD)
+@contextmanager
+def running_app(work: Path, database_url: str, **env: str) -> Iterator[tuple[str, Path]]:
+    """``python -m bot.staff`` on a free loopback port: yields its URL and its log file."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "STAFF_PORT": str(port),
-           "STAFF_HOST": "127.0.0.1"}
-    log = open(work / "staff.log", "wb")
+           "STAFF_HOST": "127.0.0.1", "THEMES_MODEL": str(work / "no-model.joblib"), **env}
+    log_path = work / "staff.log"
+    log = open(log_path, "wb")
     process = subprocess.Popen([sys.executable, "-m", "bot.staff"], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -113,13 +111,27 @@ def staff(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staff]:
                 httpx.get(url + "/login", timeout=2)
                 break
             except httpx.HTTPError:
-                assert process.poll() is None, (work / "staff.log").read_text()
+                assert process.poll() is None, log_path.read_text()
                 time.sleep(0.1)
-        yield Staff(url, database_url, store, receipt)
+        yield url, log_path
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def staff(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staff]:
+    """The app on a small store, without a themes model (themes come from the store)."""
+    work = tmp_path_factory.mktemp("staff")
+    database_url = f"sqlite:///{work / 'store.db'}"
+    store = Store(database_url)
+    receipt = fill(store)
+    Auth(store).create_user("alex", PASSWORD)
+    try:
+        with running_app(work, database_url) as (url, log):
+            yield Staff(url, database_url, store, receipt, log)
+    finally:
         store.close()
 
 
@@ -359,3 +371,293 @@ def test_the_staff_app_imports_neither_rasa_nor_rasa_sdk() -> None:
     code = ("import sys, bot.staff.app, bot.staff.queries, bot.export; "
             "sys.exit(any(m.split('.')[0] in ('rasa', 'rasa_sdk') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+# --- theme corrections and streamed exports: a second app, with a themes model and 20,000
+# answers, so the tests above keep their small store ---------------------------------------
+
+STAFF_THEME = "Staff manner & personal attributes"
+WAITING = "Waiting times"
+FOOD = "Food & drink provision & facilities"
+TRANSPORT = "Transport to/ from services"
+TEA = "The tea trolley lady was so kind"  # a model trained on TRAINING misses its food theme
+TRAINING = {  # category: (comment, sentiment) ...
+    STAFF_THEME: [("The nurses were kind and caring", 1), ("Lovely friendly midwives", 1),
+                  ("Staff were rude to me", 5), ("The doctor listened and was kind", 1),
+                  ("Very caring staff on the ward", 1)],
+    WAITING: [("I waited four hours to be seen", 4), ("The wait for an appointment was too long",
+              4), ("Waiting list of months", 5), ("Long wait in the clinic", 4),
+              ("Waited ages in A and E", 4)],
+    FOOD: [("The food was cold", 4), ("Nice hot meals and drinks", 2), ("No vegetarian food "
+           "options", 4), ("The sandwiches were stale", 4), ("Tea and food were good", 2)],
+    TRANSPORT: [("The bus to the hospital never runs", 4), ("No buses in the evening", 4),
+                ("Hospital transport was late", 4), ("The shuttle bus was full", 4),
+                ("Ambulance transport came late", 4)],
+}
+BULK_RESPONSES, BULK_PER_RESPONSE = 2_000, 10
+BULK_TEXTS = ['=HYPERLINK("http://example.org")', "+44 is not a formula here", "-5 stars",
+              "@everyone", "Dziękuję 👍🏽", 'comma, "quote"\nand a new line', "Plain words"]
+
+
+@dataclass
+class Trained(Staff):
+    model: Path = Path()
+    training_csv: Path = Path()
+    tea: int = 0  # the answer id of TEA
+    bulk: list[dict] = field(default_factory=list)  # the bulk answers, in export order
+
+
+def write_training_csv(path: Path) -> Path:
+    from bot import themes
+
+    header = [themes.COMMENT_ID, themes.RESPONDENT_ID, themes.QUESTION, themes.ANSWER,
+              themes.SENTIMENT, *TRAINING]
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, header, restval="0")
+        writer.writeheader()
+        for number, (category, comments) in enumerate(
+                (c, x) for c, xs in TRAINING.items() for x in xs):
+            text, sentiment = comments
+            writer.writerow({themes.COMMENT_ID: number, themes.RESPONDENT_ID: number,
+                             themes.QUESTION: "rating_reason", themes.ANSWER: text,
+                             themes.SENTIMENT: sentiment, category: "1"})
+    return path
+
+
+def bulk_insert(store: Store) -> list[dict]:
+    """BULK_RESPONSES x BULK_PER_RESPONSE answers (service "bulk", 2023) in one transaction;
+    returns them as export rows in export order (day, response id, answer)."""
+    from sqlalchemy import insert
+
+    from bot.store import AnswerRow, ResponseRow
+
+    responses, answers, expected = [], [], []
+    for n in range(BULK_RESPONSES):
+        rid, day = f"{n:032x}", date(2023, 1, 1) + timedelta(days=n % 365)
+        responses.append(dict(id=rid, created_on=day, status="complete", language="en",
+                              channel="sms", service="bulk"))
+        for k in range(BULK_PER_RESPONSE):
+            text = BULK_TEXTS[(n + k) % len(BULK_TEXTS)] if k % 2 else None
+            answers.append(dict(response_id=rid, question_key=f"q{k}", text=text, text_en=text,
+                                choices=None if text else ["good", "=1+1"], language="en",
+                                channel="sms", service="bulk", answered_on=day))
+            expected.append({"response_id": rid, "created_on": day.isoformat(),
+                             "question_key": f"q{k}", "text": text,
+                             "choices": None if text else "good; =1+1"})
+    with store.engine.begin() as db:
+        db.execute(insert(ResponseRow.__table__), responses)
+        db.execute(insert(AnswerRow.__table__), answers)
+    return sorted(expected, key=lambda r: (r["created_on"], r["response_id"]))  # stable
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
+    from bot.cli import main
+
+    work = tmp_path_factory.mktemp("trained")
+    database_url = f"sqlite:///{work / 'store.db'}"
+    store = Store(database_url)
+    receipt = fill(store)
+    rid = store.start_response(language="en", channel="web")
+    store.update_response(rid, service="wards")
+    store.save_answer(rid, "rating_reason", text=anonymise(TEA))
+    [tea] = [a.answer_id for a in store.unthemed_answers(100) if a.text == TEA]
+    store.save_themes(tea, [STAFF_THEME, TRANSPORT], 1, "test")
+    bulk = bulk_insert(store)
+    Auth(store).create_user("alex", PASSWORD)
+    training_csv, model = write_training_csv(work / "train.csv"), work / "themes.joblib"
+    assert main(["themes", "train", "--data", str(training_csv), "--out", str(model),
+                 "--database-url", database_url, "--without-corrections"]) == 0
+    try:
+        with running_app(work, database_url, THEMES_MODEL=str(model)) as (url, log):
+            yield Trained(url, database_url, store, receipt, log, model, training_csv, tea, bulk)
+    finally:
+        store.close()
+
+
+def comment_id(store: Store, text: str) -> int:
+    from sqlalchemy import select
+
+    from bot.store import AnswerRow
+
+    with store.engine.connect() as db:
+        return db.execute(select(AnswerRow.id).where(AnswerRow.text == text)).scalar_one()
+
+
+def correct(client: httpx.Client, answer_id: int, themes: list[str], sentiment: str = "",
+            back: str = "") -> httpx.Response:
+    token = csrf(client.get(f"/feedback/{answer_id}/themes").text)
+    return client.post(f"/feedback/{answer_id}/themes",
+                        data={"csrf_token": token, "theme": themes, "sentiment": sentiment,
+                              "back": back})
+
+
+def test_staff_correct_themes_from_the_list(trained: Trained) -> None:
+    answer = comment_id(trained.store, "Kind midwives 2")
+    with closing(trained.login()) as client:
+        listing = client.get("/feedback", params={"service": "maternity", "page": "1"}).text
+        link = f'href="/feedback/{answer}/themes?service=maternity"'
+        assert link in listing and ">Correct themes<" in listing
+        form = client.get(f"/feedback/{answer}/themes", params={"service": "maternity"}).text
+        assert "<legend>Themes (choose one or more)</legend>" in form
+        assert "<legend>Sentiment</legend>" in form
+        # the model's categories, not only the two the store has seen
+        for category in TRAINING:
+            assert re.search(rf'value="{re.escape(category.replace("&", "&amp;"))}"', form)
+        assert re.search(r'<input type="checkbox" id="theme-(\d+)" name="theme" value="Staff '
+                         r'manner &amp; personal attributes" checked>\s*<label for="theme-\1">',
+                         form)
+        assert 'value="1" checked' in form  # the sentiment it has now
+        assert 'name="back" value="service=maternity"' in form
+        before = len(trained.store.corrections())
+        reply = correct(client, answer, [STAFF_THEME, WAITING], "2", back="service=maternity")
+        assert reply.status_code == 303
+        assert reply.headers["location"] == (
+            f"/feedback?service=maternity&saved={answer}#c-{answer}")
+        listing = client.get(reply.headers["location"]).text
+    saved = trained.store.themes_for(answer)
+    assert (saved.themes, saved.sentiment, saved.model_version) == (
+        [STAFF_THEME, WAITING], 2, "corrected")
+    rows = trained.store.corrections()
+    assert len(rows) == before + 1
+    assert [(r["FFT answer"], r.get(WAITING), r["Comment sentiment"]) for r in rows
+            if r["FFT answer"] == "Kind midwives 2"] == [("Kind midwives 2", "1", "2")]
+    item = listing[listing.index(f'id="c-{answer}"'):]
+    item = item[:item.index("</li>\n")]
+    assert "Corrected by staff" in item and "Sentiment: Positive" in item
+    assert f"<li>{WAITING}</li>" in item
+    assert "The correction was saved" in listing
+    log = trained.log.read_text()
+    assert f"action=correct_themes answer={answer} by=alex" in log
+    assert "Kind midwives" not in log and WAITING not in log
+
+
+def test_corrections_need_a_login_and_the_csrf_token(trained: Trained) -> None:
+    answer = comment_id(trained.store, "Kind midwives 1")
+    path = f"/feedback/{answer}/themes"
+    before = trained.store.corrections()
+    with trained.client() as anonymous:
+        for reply in (anonymous.get(path),
+                      anonymous.post(path, data={"theme": [FOOD], "sentiment": "3"})):
+            assert reply.status_code == 303 and reply.headers["location"] == "/login"
+            assert "midwives" not in reply.text
+    with closing(trained.login()) as client:
+        for token in (None, "forged"):
+            data = {"theme": [FOOD], "sentiment": "3"} | ({"csrf_token": token} if token else {})
+            assert client.post(path, data=data).status_code == 403
+    assert trained.store.corrections() == before
+    assert trained.store.themes_for(answer).themes == [STAFF_THEME]
+
+
+def test_corrections_refuse_bad_input(trained: Trained) -> None:
+    answer = comment_id(trained.store, "Kind midwives 3")
+    before = trained.store.corrections()
+    with closing(trained.login()) as client:
+        reply = correct(client, answer, [FOOD, "Made-up theme"], "3")
+        assert reply.status_code == 400 and reply.text.startswith("Unknown theme")
+        assert reply.headers["content-type"].startswith("text/plain")
+        for bad in ("9", "0", "good", "1.5"):
+            reply = correct(client, answer, [FOOD], bad)
+            assert reply.status_code == 400 and "Sentiment must be 1" in reply.text
+        reply = correct(client, answer, [], "3")  # nothing ticked: the form again, with why
+        assert reply.status_code == 400 and "Choose at least one theme." in reply.text
+        assert 'role="alert"' in reply.text and "<legend>Themes" in reply.text
+        waiting = comment_id(trained.store, "Długo czekałem na wizytę")  # no English yet
+        assert client.get(f"/feedback/{waiting}/themes").status_code == 409
+        assert f"/feedback/{waiting}/themes" not in client.get("/feedback").text
+        for missing in (10**9, 2**70, 0):
+            assert client.get(f"/feedback/{missing}/themes").status_code == 404
+        assert client.get("/feedback/nothing/themes").status_code == 404
+    assert trained.store.corrections() == before
+
+
+def test_a_web_correction_is_learnt_by_the_next_training(trained: Trained, tmp_path) -> None:
+    from bot import themes
+    from bot.cli import main
+
+    old = themes.load(trained.model).predict([TEA], ["rating_reason"])[0]
+    assert FOOD not in old.themes
+    with closing(trained.login()) as client:
+        assert correct(client, trained.tea, [FOOD, STAFF_THEME], "2").status_code == 303
+    assert any(r["FFT answer"] == TEA and r[FOOD] == "1" for r in trained.store.corrections())
+    retrained = tmp_path / "retrained.joblib"
+    assert main(["themes", "train", "--data", str(trained.training_csv), "--out", str(retrained),
+                 "--database-url", trained.database_url]) == 0
+    new = themes.load(retrained).predict([TEA], ["rating_reason"])[0]
+    assert FOOD in new.themes and new.sentiment == 2
+
+
+def test_cli_corrects_a_theme(trained: Trained, capsys, caplog) -> None:
+    from bot.cli import main
+
+    answer = comment_id(trained.store, "Kind midwives 4")
+    url = ["--database-url", trained.database_url, "--model", str(trained.model)]
+    caplog.set_level("INFO", logger="patient_voice.audit")
+    assert main(["themes", "correct", str(answer), "--theme", FOOD, "--theme", STAFF_THEME,
+                 "--sentiment", "3", *url]) == 0
+    assert f"corrected the themes of answer {answer}" in capsys.readouterr().out
+    saved = trained.store.themes_for(answer)
+    assert (saved.themes, saved.sentiment, saved.model_version) == (
+        [FOOD, STAFF_THEME], 3, "corrected")
+    audit = [r.getMessage() for r in caplog.records if r.name == "patient_voice.audit"]
+    assert len(audit) == 1 and audit[0].startswith(f"action=correct_themes answer={answer} by=cli")
+    assert main(["themes", "correct", str(answer), "--theme", "Made-up", *url]) == 2
+    assert "Unknown theme" in capsys.readouterr().err
+    assert main(["themes", "correct", str(answer), "--theme", FOOD, "--sentiment", "7", *url]) == 2
+    assert main(["themes", "correct", "999999", "--theme", FOOD, *url]) == 1
+    assert "has no English text" in capsys.readouterr().err
+    assert trained.store.themes_for(answer).themes == [FOOD, STAFF_THEME]
+
+
+def bulk_check(rows: list[dict], expected: list[dict], *, csv_cells: bool) -> None:
+    """The bulk rows arrived whole, in order, and (in CSV) neutralised."""
+    from bot.export import neutralise_cell
+
+    assert len(rows) == BULK_RESPONSES * BULK_PER_RESPONSE
+    for got, want in zip(rows, expected, strict=True):
+        for key, value in want.items():
+            if csv_cells:
+                value = neutralise_cell(value)
+            assert got[key] == value, (key, got, want)
+
+
+def test_large_csv_and_json_exports_stream(trained: Trained) -> None:
+    with closing(trained.login()) as client:
+        token = csrf(client.get("/feedback").text)
+        for fmt in ("csv", "json"):
+            form = {"csrf_token": token, "format": fmt, "service": "bulk"}
+            with client.stream("POST", "/export", data=form) as reply:
+                assert reply.status_code == 200
+                assert reply.headers["transfer-encoding"] == "chunked"
+                assert "content-length" not in reply.headers
+                assert "attachment" in reply.headers["content-disposition"]
+                assert reply.headers["cache-control"] == "no-store"
+                body = reply.read()
+            log = audit_log(trained.store)[-1]
+            assert (log.action, log.actor, log.count) == ("export", "staff", 20_000)
+            if fmt == "csv":
+                assert body.startswith(b"\xef\xbb\xbf") and body.count(b"\xef\xbb\xbf") == 1
+                rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+                bulk_check(rows, trained.bulk, csv_cells=True)
+                assert "'=HYPERLINK(\"http://example.org\")" in {r["text"] for r in rows}
+            else:
+                bulk_check(json.loads(body), trained.bulk, csv_cells=False)
+
+
+def test_cli_writes_a_large_export_as_it_goes(trained: Trained, tmp_path, capsys) -> None:
+    from bot.cli import main
+
+    before = len(audit_log(trained.store))
+    for fmt in ("csv", "json"):
+        out = tmp_path / f"bulk.{fmt}"
+        assert main(["export", "--format", fmt, "--service", "bulk", "-o", str(out),
+                     "--database-url", trained.database_url]) == 0
+        assert "exported 20000 answers from 2000 responses" in capsys.readouterr().err
+        if fmt == "csv":
+            with open(out, encoding="utf-8-sig", newline="") as handle:
+                bulk_check(list(csv.DictReader(handle)), trained.bulk, csv_cells=True)
+        else:
+            bulk_check(json.loads(out.read_text(encoding="utf-8")), trained.bulk,
+                       csv_cells=False)
+    log = audit_log(trained.store)
+    assert [(e.action, e.count) for e in log[before:]] == [("export", 20_000)] * 2

@@ -1,8 +1,9 @@
 """The staff app in real headless Chromium (Debian's, driven by Playwright).
 
-Logs in, filters, sees the charts, downloads every export, and runs axe-core
-(web/node_modules, from the lock file) with zero WCAG 2.0-2.2 A/AA violations on the login
-page, the dashboard and the feedback list. Screenshots go to var/test-artifacts/staff/.
+Logs in, filters, sees the charts, downloads every export, corrects a comment's themes with
+the plain form, and runs axe-core (web/node_modules, from the lock file) with zero WCAG
+2.0-2.2 A/AA violations on the login page, the dashboard, the feedback list and the
+correction page (also showing an error). Screenshots go to var/test-artifacts/staff/.
 
 Needs /usr/bin/chromium, the Python package playwright and web/node_modules/axe-core
 (`.ci/install-web.sh`). Missing any of them: skipped locally, a failure in CI.
@@ -120,8 +121,37 @@ def test_filter_the_list_and_download_every_export(page: Any, staff: Staff) -> N
     page.pdf(path=str(ARTIFACTS / "report.pdf"), format="A4")
 
 
+def test_correct_themes_without_javascript(page: Any, staff: Staff) -> None:  # noqa: F811
+    log_in(page, staff)
+    page.goto(staff.url + "/feedback?service=maternity")
+    page.get_by_role("link", name="Correct themes and sentiment of comment 1").click()
+    page.wait_for_url("**/feedback/*/themes?service=maternity")
+    themes = page.get_by_role("group", name="Themes (choose one or more)")
+    assert themes.get_by_role("checkbox").count() >= 2
+    axe(page, "correct-themes")
+    for box in themes.get_by_role("checkbox").all():
+        box.uncheck()
+    page.get_by_role("button", name="Save correction").click()
+    assert page.get_by_role("alert").get_by_text("Choose at least one theme.").is_visible()
+    axe(page, "correct-themes-error")
+    themes.get_by_label("Waiting times").check()
+    page.get_by_role("group", name="Sentiment").get_by_label("4: Negative").check()
+    page.get_by_role("button", name="Save correction").click()
+    page.wait_for_url("**/feedback?service=maternity&saved=*")
+    assert page.get_by_role("status").get_by_text("The correction was saved").is_visible()
+    corrected = page.locator("li.comment", has_text="Corrected by staff")
+    assert corrected.count() == 1 and "Sentiment: Negative" in corrected.inner_text()
+    assert corrected.locator(".themes li").all_inner_texts() == ["Waiting times"]
+    axe(page, "feedback-after-correction")
+    page.set_viewport_size({"width": 320, "height": 800})
+    corrected.get_by_role("link", name="Correct themes").click()
+    page.wait_for_url("**/feedback/*/themes?service=maternity")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 330, f"the correction page does not reflow at 320 px ({width})"
+
+
 def test_no_page_without_login(page: Any, staff: Staff) -> None:  # noqa: F811
-    for path in ("/", "/feedback", "/withdraw"):
+    for path in ("/", "/feedback", "/withdraw", "/feedback/1/themes"):
         page.goto(staff.url + path)
         assert page.url.endswith("/login")
 

@@ -663,3 +663,44 @@ def test_update_response_can_clear_service_and_respondent(tmp_path) -> None:
     assert store.answers_for(rid)[0].service is None
     with pytest.raises(ValueError):
         store.update_response(rid, clear=("language",))
+
+
+def test_iter_export_rows_is_lazy_and_reads_a_batch_at_a_time(store, clock):
+    import types
+
+    from sqlalchemy import event, select
+
+    from bot.store import ResponseRow
+
+    for n in range(30):  # several responses a day, so the keyset must break ties by id
+        clock.day = date(2024, 1, 1 + n % 7)
+        rid = store.start_response(language="en", channel="web")
+        store.update_response(rid, service="maternity" if n % 3 == 0 else "ae")
+        store.save_answer(rid, "overall", choices=["good"])
+        store.save_answer(rid, "comment", text=anon(f"comment {n}"))
+    everything = store.export_rows()
+    assert len(everything) == 60
+    reads: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "FROM responses" in statement or "FROM answers" in statement:
+            reads.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        rows = store.iter_export_rows(batch=4)
+        assert isinstance(rows, types.GeneratorType) and reads == []  # nothing read yet
+        first = next(rows)
+        assert len(reads) == 2  # 4 responses and their answers, not the other 26
+        assert [first, *rows] == everything
+        assert len(reads) == 2 * 8  # 30 responses in batches of 4
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    maternity = [r for r in everything if r["service"] == "maternity"]
+    assert list(store.iter_export_rows(service="maternity", batch=3)) == maternity
+    within = select(ResponseRow.id).where(ResponseRow.service == "maternity")
+    assert list(store.iter_export_rows(within=within, batch=1)) == maternity
+    days = [r for r in everything if "2024-01-02" <= r["created_on"] <= "2024-01-03"]
+    assert store.export_rows(since=date(2024, 1, 2), until=date(2024, 1, 3)) == days
+    with pytest.raises(ValueError):
+        next(store.iter_export_rows(batch=0))

@@ -18,7 +18,14 @@ from datetime import date
 from sqlalchemy import Text, cast, exists, func, or_, select
 
 from bot.questions import BARRIERS, FFT_RATINGS
-from bot.store import AnswerRow, AnswerThemesRow, ResponseRow, Store, _export_row
+from bot.store import (
+    CORRECTED,
+    AnswerRow,
+    AnswerThemesRow,
+    ResponseRow,
+    Store,
+    is_english,
+)
 
 PAGE_SIZE = 25
 SMALL = 5  # counts 1..SMALL-1 are suppressed
@@ -191,6 +198,12 @@ class Comment:
     rating: str | None
     themes: list[str]
     sentiment: int | None
+    corrected: bool = False  # the themes were set by a staff correction
+
+    @property
+    def correctable(self) -> bool:
+        """Themes can be corrected once the comment has an English text."""
+        return bool(self.text_en) or is_english(self.language)
 
 
 @dataclass(frozen=True)
@@ -201,33 +214,52 @@ class Page:
     pages: int
 
 
-def feedback_page(store: Store, f: Filters, page: int = 1, size: int = PAGE_SIZE) -> Page:
-    """Free-text answers of the matching responses (newest first), one page of them."""
-    where = [AnswerRow.response_id.in_(response_ids(f)), *_answer_conditions(f)]
-    base = (select(AnswerRow, ResponseRow.created_on, AnswerThemesRow.themes,
-                   AnswerThemesRow.sentiment)
+def _comment_query(where: list):
+    return (select(AnswerRow, ResponseRow.created_on, AnswerThemesRow.themes,
+                   AnswerThemesRow.sentiment, AnswerThemesRow.model_version)
             .join(ResponseRow, ResponseRow.id == AnswerRow.response_id)
             .outerjoin(AnswerThemesRow, AnswerThemesRow.answer_id == AnswerRow.id)
             .where(*where))
+
+
+def _comments(s, rows) -> list[Comment]:
+    """Comments from ``_comment_query`` rows, with the FFT answer of their response."""
+    ids = {answer.response_id for answer, *_ in rows}
+    ratings = dict(s.execute(select(AnswerRow.response_id, AnswerRow.choices).where(
+        AnswerRow.response_id.in_(ids), AnswerRow.question_key == "rating")).all())
+    comments = []
+    for answer, created_on, themes, sentiment, version in rows:
+        rating = ratings.get(answer.response_id)
+        comments.append(Comment(
+            answer.id, created_on, answer.question_key, answer.text, answer.text_en,
+            answer.translation_state, answer.language, answer.channel, answer.service,
+            rating[0] if rating else None, list(themes or []), sentiment, version == CORRECTED))
+    return comments
+
+
+def feedback_page(store: Store, f: Filters, page: int = 1, size: int = PAGE_SIZE) -> Page:
+    """Free-text answers of the matching responses (newest first), one page of them."""
+    where = [AnswerRow.response_id.in_(response_ids(f)), *_answer_conditions(f)]
     count = (select(func.count()).select_from(AnswerRow)
              .outerjoin(AnswerThemesRow, AnswerThemesRow.answer_id == AnswerRow.id).where(*where))
     with store._session() as s:
         total = s.execute(count).scalar_one()
         pages = max(1, -(-total // size))
         page = min(max(1, page), pages)
-        rows = s.execute(base.order_by(ResponseRow.created_on.desc(), AnswerRow.id.desc())
+        rows = s.execute(_comment_query(where)
+                         .order_by(ResponseRow.created_on.desc(), AnswerRow.id.desc())
                          .limit(size).offset((page - 1) * size)).all()
-        ids = {answer.response_id for answer, *_ in rows}
-        ratings = dict(s.execute(select(AnswerRow.response_id, AnswerRow.choices).where(
-            AnswerRow.response_id.in_(ids), AnswerRow.question_key == "rating")).all())
-    comments = []
-    for answer, created_on, themes, sentiment in rows:
-        rating = ratings.get(answer.response_id)
-        comments.append(Comment(
-            answer.id, created_on, answer.question_key, answer.text, answer.text_en,
-            answer.translation_state, answer.language, answer.channel, answer.service,
-            rating[0] if rating else None, list(themes or []), sentiment))
+        comments = _comments(s, rows)
     return Page(comments, total, page, pages)
+
+
+def comment(store: Store, answer_id: int) -> Comment | None:
+    """One free-text answer as the list shows it, or None (no such answer, or no text)."""
+    with store._session() as s:
+        rows = s.execute(_comment_query([AnswerRow.id == answer_id,
+                                         AnswerRow.text.is_not(None)])).all()
+        found = _comments(s, rows)
+    return found[0] if found else None
 
 
 def export_rows(store: Store, f: Filters) -> list[dict]:
@@ -235,14 +267,9 @@ def export_rows(store: Store, f: Filters) -> list[dict]:
     return list(iter_export_rows(store, f))
 
 
-def iter_export_rows(store: Store, f: Filters, batch: int = 1000) -> Iterator[dict]:
-    query = (select(AnswerRow, ResponseRow)
-             .join(ResponseRow, AnswerRow.response_id == ResponseRow.id)
-             .where(ResponseRow.id.in_(response_ids(f)))
-             .order_by(ResponseRow.created_on, ResponseRow.id, AnswerRow.id))
-    with store._session() as s:
-        for answer, response in s.execute(query.execution_options(yield_per=batch)):
-            yield _export_row(answer, response)
+def iter_export_rows(store: Store, f: Filters) -> Iterator[dict]:
+    """:func:`export_rows` lazily, a batch of responses at a time (for streamed exports)."""
+    return store.iter_export_rows(within=response_ids(f) if f.items() else None)
 
 
 def choices_for_filters(store: Store) -> dict[str, list[str]]:
