@@ -57,8 +57,8 @@ def save_contact(store: Store, details: str, *, language: str, keep_days: int,
                  key: str | None = None) -> int:
     """Encrypt and keep ``details``; returns the request's id."""
     secret = _fernet(key).encrypt(details.strip()[:MAX_CONTACT].encode("utf-8"))
-    today = store._today()
-    with store._session() as s, s.begin():
+    today = store.today()
+    with store.session() as s, s.begin():
         row = ContactRow(created_on=today, expires_on=today + timedelta(days=keep_days),
                          language=language[:8], secret=secret)
         s.add(row)
@@ -69,7 +69,7 @@ def save_contact(store: Store, details: str, *, language: str, keep_days: int,
 def list_contacts(store: Store, *, key: str | None = None) -> list[ContactRequest]:
     """Every contact request, decrypted (engagement staff only: needs the key)."""
     fernet = _fernet(key)
-    with store._session() as s:
+    with store.session() as s:
         rows = s.execute(select(ContactRow).order_by(ContactRow.id)).scalars().all()
         return [ContactRequest(r.id, r.created_on, r.expires_on, r.language,
                                _decrypt(fernet, r.secret)) for r in rows]
@@ -83,7 +83,7 @@ def _decrypt(fernet: Fernet, secret: bytes) -> str:
 
 
 def delete_contact(store: Store, contact_id: int) -> bool:
-    with store._session() as s, s.begin():
+    with store.session() as s, s.begin():
         row = s.get(ContactRow, contact_id)
         if row is None:
             return False

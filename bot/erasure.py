@@ -45,12 +45,12 @@ def record(store: Store, action: str, actor: str, count: int) -> None:
     """Write one audit line (no ids, no content)."""
     if action not in ACTIONS or actor not in ACTORS:
         raise ValueError("unknown audit action or actor")
-    with store._session() as s, s.begin():
-        s.add(AuditRow(happened_on=store._today(), action=action, actor=actor, count=count))
+    with store.session() as s, s.begin():
+        s.add(AuditRow(happened_on=store.today(), action=action, actor=actor, count=count))
 
 
 def audit_log(store: Store) -> list[AuditEntry]:
-    with store._session() as s:
+    with store.session() as s:
         rows = s.execute(select(AuditRow).order_by(AuditRow.id)).scalars().all()
         return [AuditEntry(r.happened_on, r.action, r.actor, r.count) for r in rows]
 
@@ -69,9 +69,9 @@ def purge(store: Store, *, answers_days: int, contact_days: int,
           audio_dir: Path | None = None, dry_run: bool = False) -> PurgeReport:
     """Delete responses started more than ``answers_days`` ago, expired contact requests
     and cached audio older than ``answers_days``."""
-    today = store._today()
+    today = store.today()
     oldest = today - timedelta(days=answers_days)
-    with store._session() as s, s.begin():
+    with store.session() as s, s.begin():
         old = s.execute(select(ResponseRow).where(ResponseRow.created_on < oldest)).scalars().all()
         expired = s.execute(select(ContactRow.id).where(
             (ContactRow.expires_on < today)

@@ -452,8 +452,14 @@ class Store:
         """Release pooled connections."""
         self.engine.dispose()
 
-    def _session(self) -> Session:
+    def session(self) -> Session:
+        """A new session on the store's database, for the store's sibling modules
+        (erasure, contacts, the staff app) that read or write tables of their own."""
         return Session(self.engine, future=True, expire_on_commit=False)
+
+    def today(self) -> date:
+        """The store's clock (a fixed day in tests)."""
+        return self._today()
 
     @staticmethod
     def _response(session: Session, response_id: str) -> ResponseRow:
@@ -472,7 +478,7 @@ class Store:
             language=language,
             channel=channel,
         )
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             s.add(row)
         return response_id
 
@@ -496,7 +502,7 @@ class Store:
         given = dict(language=language, channel=channel, service=service, respondent=respondent)
         changes = {key: value for key, value in given.items() if value is not None}
         changes.update({key: None for key in clear})
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             row = self._response(s, response_id)
             for key, value in changes.items():
                 setattr(row, key, value)
@@ -528,7 +534,7 @@ class Store:
         if language is not None and (not isinstance(language, str) or not language.strip()):
             raise ValueError("language must be a language code such as 'en' or 'pl'")
         cleaned = _clean_choices(choices)
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             response = self._response(s, response_id)
             query = select(AnswerRow).filter_by(response_id=response_id, question_key=question_key)
             answer = s.execute(query).scalar_one_or_none()
@@ -552,7 +558,7 @@ class Store:
     def delete_answer(self, response_id: str, question_key: str) -> None:
         """Forget one answer; nothing happens if there is none."""
         query = select(AnswerRow).filter_by(response_id=response_id, question_key=question_key)
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             answer = s.execute(query).scalar_one_or_none()
             if answer is not None:
                 s.delete(answer)
@@ -568,7 +574,7 @@ class Store:
         for _ in range(_RECEIPT_ATTEMPTS):
             code = new_receipt_code()
             try:
-                with self._session() as s, s.begin():
+                with self.session() as s, s.begin():
                     row = self._response(s, response_id)
                     row.status = status
                     row.receipt_hash = receipt_hash(code)
@@ -579,7 +585,7 @@ class Store:
 
     def delete_response(self, response_id: str) -> bool:
         """Delete a response and its answers; False if there was no such response."""
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             row = s.get(ResponseRow, response_id)
             if row is None:
                 return False
@@ -592,7 +598,7 @@ class Store:
         if digest is None:
             return False
         query = select(ResponseRow).where(ResponseRow.receipt_hash == digest)
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             row = s.execute(query).scalar_one_or_none()
             if row is None:
                 return False
@@ -601,14 +607,14 @@ class Store:
 
     def get_response(self, response_id: str) -> ResponseRecord | None:
         """The response as a plain record, or None."""
-        with self._session() as s:
+        with self.session() as s:
             row = s.get(ResponseRow, response_id)
             return _response_record(row) if row is not None else None
 
     def answers_for(self, response_id: str) -> list[AnswerRecord]:
         """The response's answers in the order first given (empty for an unknown id)."""
         query = select(AnswerRow).filter_by(response_id=response_id).order_by(AnswerRow.id)
-        with self._session() as s:
+        with self.session() as s:
             return [_answer_record(row) for row in s.execute(query).scalars()]
 
     # --- translation queue ---------------------------------------------------------------------
@@ -623,7 +629,7 @@ class Store:
             .order_by(AnswerRow.id)
             .limit(limit)
         )
-        with self._session() as s:
+        with self.session() as s:
             return [
                 PendingText(answer_id, language, text)
                 for answer_id, language, text in s.execute(query)
@@ -648,7 +654,7 @@ class Store:
         )
         if source_text is not None:
             statement = statement.where(AnswerRow.text == source_text)
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             return s.execute(statement).rowcount == 1
 
     def count_pending(self) -> int:
@@ -658,7 +664,7 @@ class Store:
             .select_from(AnswerRow)
             .where(AnswerRow.translation_state == "pending")
         )
-        with self._session() as s:
+        with self.session() as s:
             return s.execute(query).scalar_one()
 
     def export_rows(
@@ -763,7 +769,7 @@ class Store:
         if question_keys is not None:
             query = query.where(AnswerRow.question_key.in_(list(question_keys)))
         found: list[UnthemedAnswer] = []
-        with self._session() as s:
+        with self.session() as s:
             for answer, digest in s.execute(query.execution_options(yield_per=500)):
                 english = _english_text(answer)
                 if not english or (digest is not None and digest == text_digest(english)):
@@ -792,7 +798,7 @@ class Store:
         _check_sentiment(sentiment)
         if not isinstance(model_version, str) or not 0 < len(model_version) <= 64:
             raise ValueError("model_version must be 1 to 64 characters")
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             answer = s.get(AnswerRow, answer_id)
             english = _english_text(answer) if answer is not None else None
             if english is None or (source_text is not None and english != source_text):
@@ -818,7 +824,7 @@ class Store:
 
     def themes_for(self, answer_id: int) -> AnswerThemes | None:
         """The themes of an answer, or None if it has none (yet)."""
-        with self._session() as s:
+        with self.session() as s:
             row = s.get(AnswerThemesRow, answer_id)
             if row is None:
                 return None
@@ -841,7 +847,7 @@ class Store:
         cleaned = _clean_themes(themes)
         _check_sentiment(sentiment)
         query = select(ThemeCorrectionRow).where(ThemeCorrectionRow.answer_id == answer_id)
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             answer = s.get(AnswerRow, answer_id)
             english = _english_text(answer) if answer is not None else None
             if english is None:
@@ -869,7 +875,7 @@ class Store:
         from bot.themes import CORRECTION_WEIGHT, make_row
 
         query = select(ThemeCorrectionRow).order_by(ThemeCorrectionRow.id)
-        with self._session() as s:
+        with self.session() as s:
             return [
                 make_row(
                     row.text,

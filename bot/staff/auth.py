@@ -99,7 +99,7 @@ class Auth:
             user_id = found.scalar_one_or_none()
             if user_id is None:
                 db.execute(insert(staff_users).values(name=clean, password_hash=hashed,
-                                                      created_on=self.store._today()))
+                                                      created_on=self.store.today()))
             else:
                 db.execute(update(staff_users).where(staff_users.c.id == user_id)
                            .values(password_hash=hashed))

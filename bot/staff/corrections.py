@@ -56,7 +56,7 @@ def model_categories(path: str | None = None) -> list[str] | None:
 def store_categories(store: Store) -> list[str]:
     """Every theme given to an answer or used in a correction so far."""
     found: set[str] = set()
-    with store._session() as s:
+    with store.session() as s:
         for table in (AnswerThemesRow, ThemeCorrectionRow):
             for value in s.execute(select(table.themes)).scalars():
                 found.update(value or [])

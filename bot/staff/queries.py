@@ -242,7 +242,7 @@ def feedback_page(store: Store, f: Filters, page: int = 1, size: int = PAGE_SIZE
     where = [AnswerRow.response_id.in_(response_ids(f)), *_answer_conditions(f)]
     count = (select(func.count()).select_from(AnswerRow)
              .outerjoin(AnswerThemesRow, AnswerThemesRow.answer_id == AnswerRow.id).where(*where))
-    with store._session() as s:
+    with store.session() as s:
         total = s.execute(count).scalar_one()
         pages = max(1, -(-total // size))
         page = min(max(1, page), pages)
@@ -255,7 +255,7 @@ def feedback_page(store: Store, f: Filters, page: int = 1, size: int = PAGE_SIZE
 
 def comment(store: Store, answer_id: int) -> Comment | None:
     """One free-text answer as the list shows it, or None (no such answer, or no text)."""
-    with store._session() as s:
+    with store.session() as s:
         rows = s.execute(_comment_query([AnswerRow.id == answer_id,
                                          AnswerRow.text.is_not(None)])).all()
         found = _comments(s, rows)
@@ -274,7 +274,7 @@ def iter_export_rows(store: Store, f: Filters) -> Iterator[dict]:
 
 def choices_for_filters(store: Store) -> dict[str, list[str]]:
     """The values seen in the store for the service, language and theme menus."""
-    with store._session() as s:
+    with store.session() as s:
         services = s.execute(select(ResponseRow.service).distinct()).scalars().all()
         languages = s.execute(select(ResponseRow.language).distinct()).scalars().all()
         themes: set[str] = set()
@@ -368,7 +368,7 @@ def _fft_row(name: str, ids: list[str], ratings: Mapping[str, str]) -> Row:
 def summarise(store: Store, f: Filters, settings=None) -> Summary:
     """Everything the dashboard and the report show, for the responses matching ``f``."""
     sub = response_ids(f)
-    with store._session() as s:
+    with store.session() as s:
         responses = s.execute(select(ResponseRow.id, ResponseRow.created_on, ResponseRow.service,
                                      ResponseRow.language, ResponseRow.channel,
                                      ResponseRow.respondent).where(ResponseRow.id.in_(sub))).all()
