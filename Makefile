@@ -18,6 +18,7 @@ model: venv  ## train the Rasa model when data, domain or config changed
 
 run: model  ## start the Rasa server (:5005) and the bot server (:5055)
 	$(PY) -m bot.cli migrate
+	$(PY) -m bot.cli themes train --if-missing
 	$(PY) -m bot.launch
 
 chat: venv  ## chat in this terminal with a running bot (start it with `make run`)

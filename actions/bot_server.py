@@ -11,15 +11,18 @@ import argparse
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 
 from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
 
 from actions.actions import survey_for
+from bot import themes
 from bot.anonymiser import anonymise
 from bot.renderer import render_nlg_request
-from bot.settings import database_url, translation_interval
+from bot.settings import database_url, themes_interval, translation_interval
+from bot.store import Store
 from bot.translation import GoogleTranslator, translate_pending
 
 log = logging.getLogger("patient_voice.bot_server")
@@ -34,9 +37,11 @@ def build_app() -> Sanic:
         """Bring the database schema up to date before the first patient arrives."""
         survey_for(database_url())
         anonymise("warm up")  # loads the name lists now, not on a patient's first answer
-        interval = translation_interval()
-        if interval > 0:
-            app.add_task(translate_now_and_then(interval))
+        store = survey_for(database_url()).store
+        if translation_interval() > 0:
+            app.add_task(every(translation_interval(), translate_once, store))
+        if themes_interval() > 0:
+            app.add_task(every(themes_interval(), theme_once, store))
 
     @app.post("/nlg")
     async def nlg(request: Request) -> response.HTTPResponse:
@@ -53,22 +58,47 @@ def build_app() -> Sanic:
     return app
 
 
-async def translate_now_and_then(interval: float) -> None:
-    """Translate pending answers for staff every ``interval`` seconds, quietly.
+Chore = Callable[[Store], Awaitable[None]]
 
-    The patient never waits for this; when Google cannot be reached the answers simply
-    stay pending (``patient-voice translate-pending`` does the same by hand).
+
+async def every(interval: float, chore: Chore, store: Store) -> None:
+    """Run ``chore(store)`` every ``interval`` seconds, quietly, for as long as the server runs.
+
+    The patient never waits for these: a chore that fails (Google unreachable, no themes
+    model yet) is logged by the name of its error only and tried again next time.
     """
-    store = survey_for(database_url()).store
     while True:
         await asyncio.sleep(interval)
         try:
-            async with GoogleTranslator() as translator:
-                report = await translate_pending(store, translator)
-            log.info("translations: %s done, %s failed, %s pending", report.done,
-                     report.failed, report.left)
+            await chore(store)
         except Exception as error:  # noqa: BLE001 - a background chore must not die
-            log.warning("translation run failed: %s", type(error).__name__)
+            log.warning("%s failed: %s", chore.__name__, type(error).__name__)
+
+
+async def translate_once(store: Store) -> None:
+    """Translate pending answers for staff (``patient-voice translate-pending`` by hand)."""
+    async with GoogleTranslator() as translator:
+        report = await translate_pending(store, translator)
+    log.info("translations: %s done, %s failed, %s pending", report.done, report.failed,
+             report.left)
+
+
+async def theme_once(store: Store) -> None:
+    """Theme answers whose English text has arrived (``patient-voice themes tag`` by hand).
+
+    Without a model file (``make run`` makes one from ../shared/data when it can) answers
+    simply wait; the model is read once and cached by bot.themes.load. Runs in a thread:
+    scikit-learn is CPU work and must not hold up the conversations.
+    """
+    try:
+        model = themes.load()
+    except FileNotFoundError:
+        log.info("no themes model yet: answers wait to be themed")
+        return
+    report = await asyncio.to_thread(themes.tag_answers, store, model)
+    if report.themed or report.changed:
+        log.info("themes: %s answers themed, %s changed meanwhile", report.themed,
+                 report.changed)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@
     patient-voice migrate [--database-url URL]
     patient-voice staff create-user NAME [--password-stdin] [--database-url URL]
     patient-voice staff serve
-    patient-voice themes train --data FILE.csv [--with-corrections|--without-corrections]
+    patient-voice themes train [--data FILE.csv] [--if-missing]
+                               [--with-corrections|--without-corrections]
                                [--out PATH] [--database-url URL]
     patient-voice themes evaluate --data FILE.csv [--model PATH] [--per-category]
     patient-voice themes tag [--model PATH] [--limit N] [--database-url URL]
@@ -353,7 +354,11 @@ def _add_themes_parser(commands, common: argparse.ArgumentParser) -> None:
     actions = themes.add_subparsers(dest="themes_command", required=True, metavar="ACTION")
     model_help = "model file (default: THEMES_MODEL or models/themes/themes.joblib)"
     train = actions.add_parser("train", parents=[common], help="train and save a model")
-    train.add_argument("--data", required=True, help="labelled CSV in the QDC format")
+    train.add_argument("--data", help="labelled CSV in the QDC format (default: QDC_DATA or "
+                       "../shared/data/qdc_v6_train.csv)")
+    train.add_argument("--if-missing", action="store_true",
+                       help="only when there is no model file yet (what `make run` does); "
+                       "no labelled data is then not an error")
     corrections = train.add_mutually_exclusive_group()
     corrections.add_argument(
         "--with-corrections",
@@ -479,6 +484,15 @@ def _read_labelled(path: str, themes) -> list[dict]:
 def _themes_train(args: argparse.Namespace, themes) -> int:
     from bot.store import Store
 
+    target = Path(args.out) if args.out else themes.model_path()
+    args.data = args.data or str(themes.data_path())
+    if args.if_missing and target.exists():
+        print(f"themes model already at {target}; nothing to do")
+        return 0
+    if args.if_missing and not Path(args.data).is_file():
+        print(f"no themes model and no labelled data at {args.data}: answers stay unthemed "
+              "until `patient-voice themes train --data FILE.csv` makes one")
+        return 0
     rows = _read_labelled(args.data, themes)
     corrections: list[dict] = []
     if args.corrections:
@@ -522,31 +536,14 @@ def _themes_tag(args: argparse.Namespace, themes, model) -> int:
     from bot.store import Store
 
     store = Store(args.database_url)
-    themed = changed = 0
-    after = 0
     try:
-        while args.limit is None or themed + changed < args.limit:
-            room = 500 if args.limit is None else min(500, args.limit - themed - changed)
-            batch = store.unthemed_answers(room, question_keys=themes.QUESTION_KINDS, after=after)
-            if not batch:
-                break
-            predictions = model.predict([a.text for a in batch], [a.question_key for a in batch])
-            for answer, prediction in zip(batch, predictions, strict=True):
-                saved = store.save_themes(
-                    answer.answer_id,
-                    prediction.themes,
-                    prediction.sentiment,
-                    model.version,
-                    source_text=answer.text,
-                )
-                themed, changed = (themed + 1, changed) if saved else (themed, changed + 1)
-            after = batch[-1].answer_id
+        report = themes.tag_answers(store, model, args.limit)
         waiting = store.count_pending()
     finally:
         store.close()
     print(
-        f"themed {themed} answers with model {model.version}"
-        + (f", {changed} changed or withdrawn meanwhile" if changed else "")
+        f"themed {report.themed} answers with model {model.version}"
+        + (f", {report.changed} changed or withdrawn meanwhile" if report.changed else "")
         + f"; {waiting} answers wait for an English translation"
     )
     return 0

@@ -122,6 +122,11 @@ def translation_interval() -> float:
     return float(os.environ.get("TRANSLATION_INTERVAL_SECONDS", "600"))
 
 
+def themes_interval() -> float:
+    """Seconds between background theming runs in the bot server; 0 turns them off."""
+    return float(os.environ.get("THEMES_INTERVAL_SECONDS", "300"))
+
+
 def contacts_enabled() -> bool:
     """Ask for co-production contact details only when they can be encrypted (CONTACT_KEY)."""
     return bool(os.environ.get("CONTACT_KEY"))

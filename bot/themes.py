@@ -714,6 +714,43 @@ def evaluate(model: ThemeModel, rows: Iterable[Mapping[str, Any]]) -> Scores:
     )
 
 
+# --- theming the store's answers --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagReport:
+    themed: int  # answers given themes and a sentiment
+    changed: int  # answers that changed or were withdrawn while being themed (left for later)
+
+
+def tag_answers(store: Any, model: ThemeModel, limit: int | None = None) -> TagReport:
+    """Theme the store's free-text answers that have an English text and no themes yet.
+
+    Used by ``patient-voice themes tag`` and by the bot server's background run, so every
+    answer is themed soon after its translation arrives. ``store`` is a
+    :class:`bot.store.Store` (not imported here: the core stays light). Pages through the
+    queue 500 answers at a time, oldest first.
+    """
+    themed = changed = after = 0
+    while limit is None or themed + changed < limit:
+        room = 500 if limit is None else min(500, limit - themed - changed)
+        batch = store.unthemed_answers(room, question_keys=QUESTION_KINDS, after=after)
+        if not batch:
+            break
+        predictions = model.predict([a.text for a in batch], [a.question_key for a in batch])
+        for answer, prediction in zip(batch, predictions, strict=True):
+            saved = store.save_themes(
+                answer.answer_id,
+                prediction.themes,
+                prediction.sentiment,
+                model.version,
+                source_text=answer.text,
+            )
+            themed, changed = (themed + 1, changed) if saved else (themed, changed + 1)
+        after = batch[-1].answer_id
+    return TagReport(themed, changed)
+
+
 DATA_ENV = "QDC_DATA"
 DATA_FILE = "qdc_v6_train.csv"
 

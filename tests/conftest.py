@@ -68,7 +68,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     database_url = f"sqlite:///{work / 'answers.db'}"
     # No background translation: tests never reach Google (tests/test_translation.py fakes it).
     env = {"DATABASE_URL": database_url, "BOT_SERVER_LOG_LEVEL": "INFO",
-           "TRANSLATION_INTERVAL_SECONDS": "0"}
+           "TRANSLATION_INTERVAL_SECONDS": "0", "THEMES_INTERVAL_SECONDS": "0"}
     with running(log_dir=work, rasa_port=free_port(), bot_port=free_port(),
                  extra_env=env, rasa_args=("--enable-api", "--auth-token", API_TOKEN)) as up:
         yield Servers(up.webhook, database_url, up.logs())
