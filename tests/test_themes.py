@@ -528,6 +528,29 @@ def test_cli_uses_themes_model_by_default(cli_files, monkeypatch, capsys):
     assert "themes micro F1" in capsys.readouterr().out
 
 
+def test_cli_train_without_data_uses_qdc_data(cli_files, tmp_path, monkeypatch, capsys):
+    train_csv, _, _, url = cli_files
+    monkeypatch.setenv(themes.DATA_ENV, str(tmp_path / "missing.csv"))
+    assert main(["themes", "train", "--out", str(tmp_path / "m.joblib"),
+                 "--database-url", url]) == 1
+    assert "missing.csv" in capsys.readouterr().err
+    # --if-missing (make run): no data is not an error, and an existing model is kept
+    assert main(["themes", "train", "--if-missing", "--out", str(tmp_path / "m.joblib"),
+                 "--database-url", url]) == 0
+    assert "answers stay unthemed" in capsys.readouterr().out
+    assert not (tmp_path / "m.joblib").exists()
+    monkeypatch.setenv(themes.DATA_ENV, str(train_csv))
+    made = tmp_path / "m.joblib"
+    assert main(["themes", "train", "--if-missing", "--out", str(made),
+                 "--database-url", url]) == 0
+    assert made.is_file() and "trained on" in capsys.readouterr().out
+    before = made.stat().st_mtime_ns
+    assert main(["themes", "train", "--if-missing", "--out", str(made),
+                 "--database-url", url]) == 0
+    assert "already" in capsys.readouterr().out
+    assert made.stat().st_mtime_ns == before
+
+
 def test_cli_errors(cli_files, tmp_path, capsys):
     train_csv, _, model_file, url = cli_files
     assert main(["themes", "tag", "--model", str(tmp_path / "none.joblib"),
@@ -546,7 +569,6 @@ def test_cli_errors(cli_files, tmp_path, capsys):
                  "--database-url", url]) == 1
     assert "not a UTF-8 CSV" in capsys.readouterr().err
     assert main(["themes"]) == 2
-    assert main(["themes", "train", "--out", str(model_file)]) == 2
     assert main(["themes", "tag", "--limit", "0"]) == 2
     assert main(["themes", "train", "--data", str(train_csv), "--with-corrections",
                  "--without-corrections"]) == 2
