@@ -1,7 +1,9 @@
 """``patient-voice`` command line: export answers, translate them, migrate the database.
 
     patient-voice export --format csv|json|xlsx|html [--since YYYY-MM-DD] [--until YYYY-MM-DD]
-                         [--service KEY] [-o FILE] [--database-url URL]
+                         [--service KEY] [--theme NAME] [--barrier KEY] [--language CODE]
+                         [--rating KEY] [--sentiment N] [--search TEXT] [-o FILE]
+                         [--database-url URL]
     patient-voice translate-pending [--limit N] [--timeout SECONDS] [--database-url URL]
     patient-voice migrate [--database-url URL]
     patient-voice staff create-user NAME [--password-stdin] [--database-url URL]
@@ -33,6 +35,7 @@ from bot import cli_privacy
 from bot.export import Tally, write_csv, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
+    from bot.staff.queries import Filters
     from bot.translation import Translator
 
 TRANSLATE_EPILOG = """\
@@ -89,12 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--database-url", help="database URL (default: DATABASE_URL or var/)")
     parser = argparse.ArgumentParser(prog="patient-voice", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    export = commands.add_parser("export", parents=[common], help="export answers")
-    export.add_argument("--format", choices=("csv", "json", "xlsx", "html"), required=True)
-    export.add_argument("--since", type=_day, help="first day of responses (inclusive)")
-    export.add_argument("--until", type=_day, help="last day of responses (inclusive)")
-    export.add_argument("--service", help="only answers about this service key")
-    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    _add_export_parser(commands, common)
     translate = commands.add_parser(
         "translate-pending",
         parents=[common],
@@ -122,6 +120,58 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXPORT_EPILOG = """\
+The filters are the staff app's (bot.staff.queries.Filters), so the command and the web
+export the same responses: --since/--until (inclusive days the response was started),
+--service, --language, --rating and --barrier choose responses; --theme, --sentiment and
+--search choose comments, and a response matches when one of its comments does. Every
+answer of a matching response is exported, except the optional "about you" answers, which
+never appear in a row export (only counted, small numbers suppressed, in the XLSX summary
+sheet and the HTML report).
+"""
+
+
+def _add_export_parser(commands, common: argparse.ArgumentParser) -> None:
+    from bot.questions import BARRIERS, FFT_RATINGS
+
+    export = commands.add_parser(
+        "export", parents=[common], help="export answers", description="Export answers.",
+        epilog=EXPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("--format", choices=("csv", "json", "xlsx", "html"), required=True)
+    export.add_argument("--since", type=_day, help="first day of responses (inclusive)")
+    export.add_argument("--until", type=_day, help="last day of responses (inclusive)")
+    export.add_argument("--service", help="only responses about this service key")
+    export.add_argument("--theme", metavar="NAME", help="responses with a comment of this theme")
+    export.add_argument("--barrier", choices=BARRIERS, metavar="KEY",
+                        help="responses that named this barrier: " + ", ".join(BARRIERS))
+    export.add_argument("--language", metavar="CODE", help="responses in this language")
+    export.add_argument("--rating", choices=FFT_RATINGS, metavar="KEY",
+                        help="responses with this FFT answer: " + ", ".join(FFT_RATINGS))
+    export.add_argument("--sentiment", type=int, choices=range(1, 6), metavar="N",
+                        help="responses with a comment of this sentiment (1 very positive .. "
+                        "5 very negative)")
+    export.add_argument("--search", metavar="TEXT",
+                        help="responses with a comment holding TEXT (original or English)")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+
+# export flag -> the staff app's filter field
+EXPORT_FILTERS = (("since", "since"), ("until", "until"), ("service", "service"),
+                  ("theme", "theme"), ("barrier", "barrier"), ("language", "language"),
+                  ("rating", "rating"), ("sentiment", "sentiment"), ("search", "q"))
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    """The staff app's Filters from the export flags, read by ``Filters.parse`` as the web
+    form is, so the command and the web export the very same responses."""
+    from bot.staff.queries import Filters
+
+    given = {field: getattr(args, flag) for flag, field in EXPORT_FILTERS}
+    return Filters.parse({field: value.isoformat() if isinstance(value, date) else str(value)
+                          for field, value in given.items() if value is not None})
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -131,22 +181,28 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _export(args: argparse.Namespace) -> int:
-    """Write the export as its rows are read; the audit line counts what was written."""
+    """Write the export as its rows are read; the audit line counts what was written.
+
+    Rows and summary come from the staff app's queries with the same filters, so the XLSX
+    "Answers" and "Summary" sheets describe one set of responses, as the web export does.
+    """
     from bot.erasure import record
+    from bot.staff import queries
     from bot.store import Store
 
     if args.output is None and args.format == "xlsx":
         print("patient-voice: --format xlsx needs -o FILE", file=sys.stderr)
         return 2
     store = Store(args.database_url)
-    rows = Tally(store.iter_export_rows(since=args.since, until=args.until, service=args.service))
+    filters = _filters(args)
+    rows = Tally(queries.iter_export_rows(store, filters))
     summary = None
     try:
         if args.format == "html":
-            summary = _summary(args, store)
+            summary = queries.summarise(store, filters)
             return _export_report(args, summary)
         if args.format == "xlsx":
-            return _export_xlsx(args, rows, _summary(args, store))
+            return _export_xlsx(args, rows, queries.summarise(store, filters))
         return _export_text(args, rows)
     finally:  # every export is in the audit log: the report by responses, others by answers
         record(store, "export", "staff", summary.responses if summary else rows.count)
@@ -186,12 +242,6 @@ def _write(rows: Iterable[dict], fmt: str, stream, *, bom: bool) -> int:
     if fmt == "csv":
         return write_csv(rows, stream, bom=bom)
     return write_json(rows, stream)
-
-
-def _summary(args: argparse.Namespace, store):
-    from bot.staff.queries import Filters, summarise
-
-    return summarise(store, Filters(since=args.since, until=args.until, service=args.service))
 
 
 def _export_xlsx(args: argparse.Namespace, rows: Tally, summary) -> int:

@@ -1,6 +1,13 @@
-"""CSV and JSON exports of the answers, for the patient experience team.
+"""CSV, JSON and XLSX exports of the answers, for the patient experience team.
 
-Every export has the columns of :data:`COLUMNS`, in this order:
+Row-level exports never hold the optional "about you" (equality monitoring) answers
+(:data:`ABOUT_YOU_KEYS`): beside the day, service, language and free text they would let a
+small group be singled out, and undo the small-number suppression of the summary. They are
+counted only in aggregate (the XLSX "Summary" sheet and the HTML report, fewer than 5 shown
+as "<5"). ``bot.store.Store.iter_export_rows`` leaves them out in its query, so they are never
+even read for a row export.
+
+Every row export has the columns of :data:`COLUMNS`, in this order:
 
 ``response_id``  random id of the response (not linked to any phone number or sender id)
 ``status``       ``in_progress``, ``complete`` or ``stopped``
@@ -17,8 +24,12 @@ Every export has the columns of :data:`COLUMNS`, in this order:
 ``channel``      channel the answer came through
 ``service``      service the response is about
 ``respondent``   ``patient`` or ``helper`` (empty if not said)
+``themes``       the QDC themes of a free-text answer (``answer_themes``): joined with ``"; "``
+                 in CSV and XLSX, a list in JSON; empty when it has none (yet)
+``sentiment``    1 (very positive) to 5 (very negative); empty (JSON ``null``) if none
+``themes_corrected``  ``yes``/``no`` (JSON ``true``/``false``): the themes were set by staff
 
-CSV cells that a spreadsheet would run as a formula are neutralised (see
+CSV and XLSX cells that a spreadsheet would run as a formula are neutralised (see
 :func:`neutralise_cell`) and NUL characters, which CSV cannot hold, become U+FFFD; JSON
 values are written as they are.
 
@@ -38,6 +49,8 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TextIO
 
+from bot.questions import FLOW
+
 COLUMNS = (
     "response_id",
     "status",
@@ -52,31 +65,75 @@ COLUMNS = (
     "channel",
     "service",
     "respondent",
+    "themes",
+    "sentiment",
+    "themes_corrected",
 )
+# What a JSON row holds for a column its source row lacks (a list, not null, for themes).
+JSON_DEFAULTS = {"themes": [], "themes_corrected": False}
+
+
+def _about_you_keys() -> frozenset[str]:
+    """The "about you" section of the conversation: its permission question and every
+    question after it up to "involvement". Taken from the flow, so a question added to the
+    section is kept out of row exports without anyone having to remember to list it."""
+    keys = [question.key for question in FLOW]
+    return frozenset(keys[keys.index("about_you"):keys.index("involvement")])
+
+
+ABOUT_YOU_KEYS = _about_you_keys()
 
 # Excel, LibreOffice and Google Sheets treat these first characters as the start of a formula
 # (tab, CR and NUL can hide one); the full-width forms are included for safety.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Characters a spreadsheet may skip before a formula: any Unicode white space (space, tab,
+# newline, CR, NBSP, ideographic space ...; str.isspace) and these invisible ones.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 BOM = "\ufeff"
 CHUNK_ROWS = 500  # rows per chunk of a streamed CSV or JSON export
 XLSX_MAX_ROWS = 1_048_575  # Excel's 1,048,576 rows a sheet, less the header
 
 
 def neutralise_cell(value: object) -> str:
-    """The cell as text, with a leading ``'`` if it could start a spreadsheet formula."""
+    """The cell as text, with a leading ``'`` if it could start a spreadsheet formula.
+
+    Spreadsheets skip leading white space before a formula (``" =1"``, ``"\\n+1"``,
+    ``"\\u00a0@x"``), so the first character that is neither white space nor invisible
+    decides; a leading tab, CR or NUL is neutralised whatever follows it.
+    """
     if value is None:
         return ""
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if text.startswith(FORMULA_STARTS) or _first_visible(text).startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
-def _csv_cell(value: object) -> str:
+def _first_visible(text: str) -> str:
+    """``text`` from its first character that is neither white space nor invisible."""
+    for index, char in enumerate(text):
+        if not (char.isspace() or char in INVISIBLE):
+            return text[index:]
+    return ""
+
+
+def cell_text(column: str, value: object) -> object:
+    """A row's value as a spreadsheet cell: themes joined with ``"; "``, the corrected flag
+    as yes/no, None as empty; other values as they are (see :func:`neutralise_cell`)."""
+    if column == "themes" and isinstance(value, (list, tuple)):
+        return "; ".join(value)
+    if column == "themes_corrected":
+        return "yes" if value else "no"
+    return value
+
+
+def _csv_cell(column: str, value: object) -> str:
     # Python's csv module cannot write NUL; show it as U+FFFD rather than fail the export.
-    return neutralise_cell(value).replace("\0", "\ufffd")
+    return neutralise_cell(cell_text(column, value)).replace("\0", "\ufffd")
 
 
 def _ordered(row: Mapping) -> dict:
-    return {column: row.get(column) for column in COLUMNS}
+    return {column: row.get(column, JSON_DEFAULTS.get(column)) for column in COLUMNS}
 
 
 class Tally:
@@ -111,7 +168,7 @@ def csv_chunks(rows: Iterable[Mapping], *, bom: bool = True, batch: int = CHUNK_
     writer.writerow(COLUMNS)
     yield _take(buffer)  # the header goes before the first row is read
     for number, row in enumerate(rows, 1):
-        writer.writerow([_csv_cell(row.get(column)) for column in COLUMNS])
+        writer.writerow([_csv_cell(column, row.get(column)) for column in COLUMNS])
         if number % batch == 0:
             yield _take(buffer)
     if buffer.tell():
@@ -174,6 +231,18 @@ def _xlsx_cell(value: object) -> str:
     return neutralise_cell(value).translate(_XML_ILLEGAL)
 
 
+def _xlsx_row(row: Mapping) -> list:
+    """An "Answers" row: every cell neutralised text, but the sentiment a number (it cannot
+    hold a formula, and a number lets staff sort and average it)."""
+    return [_xlsx_value(column, row.get(column)) for column in COLUMNS]
+
+
+def _xlsx_value(column: str, value: object) -> object:
+    if column == "sentiment" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _xlsx_cell(cell_text(column, value))
+
+
 class TooManyRows(ValueError):
     """More answers than an Excel sheet can hold: use CSV, or narrow the range."""
 
@@ -182,7 +251,8 @@ def write_xlsx(rows: Iterable[Mapping], stream, *, summary=None,
                max_rows: int = XLSX_MAX_ROWS) -> int:
     """Write ``rows`` as an Excel workbook to the binary ``stream``; return the row count.
 
-    Sheet "Answers" has :data:`COLUMNS`, every cell text and neutralised like CSV cells.
+    Sheet "Answers" has :data:`COLUMNS`, every cell text (the sentiment a number) and
+    neutralised like CSV cells; like every row export it holds no "about you" answers.
     With ``summary`` (a :class:`bot.staff.queries.Summary`), sheet "Summary" has its tables,
     small numbers suppressed as on the dashboard, and a bar chart of the top themes (or of
     responses by month when there are no themes). Raises :class:`TooManyRows`, before
@@ -200,7 +270,7 @@ def write_xlsx(rows: Iterable[Mapping], stream, *, summary=None,
         for row in rows:
             if count == max_rows:
                 raise TooManyRows(f"more than {max_rows} answers: too many for one Excel sheet")
-            sheet.append([_xlsx_cell(row.get(column)) for column in COLUMNS])
+            sheet.append(_xlsx_row(row))
             count += 1
     except BaseException:
         _discard(book)
@@ -218,14 +288,23 @@ def _discard(book) -> None:
             sheet._writer.cleanup()
 
 
+def _total(count: int) -> int | str:
+    """A total of the summary sheet as the dashboard and report show it: 1 to 4 is "<5"
+    (so a narrow filter cannot count a handful of people), other counts stay numbers."""
+    from bot.staff.queries import count_text
+
+    text = count_text(count)
+    return int(text) if text.isdigit() else text
+
+
 def _xlsx_summary(book, summary) -> None:
     from openpyxl.chart import BarChart, Reference
 
     sheet = book.create_sheet("Summary")
     sheet.append(["Patient feedback summary"])
     sheet.append(["Filters", _xlsx_cell(summary.filters.describe())])
-    sheet.append(["Responses", summary.responses])
-    sheet.append(["Comments", summary.comments])
+    sheet.append(["Responses", _total(summary.responses)])
+    sheet.append(["Comments", _total(summary.comments)])
     sheet.append(["Counts from 1 to 4 are shown as <5 and their percentages are hidden."])
     line = 6
     chart_table = summary.tables["themes"]

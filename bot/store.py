@@ -61,6 +61,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Select
 
 from bot.anonymiser import Anonymised
+from bot.export import ABOUT_YOU_KEYS
 from bot.settings import database_url
 
 STATUSES = ("in_progress", "complete", "stopped")
@@ -691,6 +692,12 @@ class Store:
     ) -> Iterator[dict]:
         """One dict per answer, joined with its response, lazily; see ``bot.export.COLUMNS``.
 
+        The "about you" answers (``bot.export.ABOUT_YOU_KEYS``) are left out: in a row beside
+        the day, service, language and text they could single a person out, so they are only
+        ever counted in aggregate, small numbers suppressed. Each row carries its answer's
+        themes (a list), sentiment and whether staff corrected them, read in the same query
+        as the batch's answers.
+
         ``since``/``until`` are inclusive and filter on the response's ``created_on``;
         ``service`` on the answer's service; ``within`` is a ``select`` of the response ids to
         keep (the staff app's filters). Rows come ordered by the response's day, the response
@@ -732,9 +739,7 @@ class Store:
             responses = db.execute(query).all()
             if not responses:
                 return [], {}
-            found = select(*AnswerRow.__table__.c).where(
-                AnswerRow.response_id.in_([r.id for r in responses])
-            )
+            found = _export_answers([r.id for r in responses])
             if service is not None:
                 found = found.where(AnswerRow.service == service)
             answers: dict[str, list] = {}
@@ -908,8 +913,26 @@ def _export_conditions(
     return found
 
 
-def _export_row(answer: AnswerRow | Row, response: ResponseRow | Row) -> dict:
-    """An export row from an answer and its response (ORM objects or rows of their columns)."""
+def _export_answers(response_ids: list[str]) -> Select:
+    """The answers of these responses with their themes (one outer join, so a batch is one
+    query whatever its size), without the "about you" answers, which no row export holds."""
+    return (
+        select(
+            *AnswerRow.__table__.c,
+            AnswerThemesRow.themes.label("themes"),
+            AnswerThemesRow.sentiment.label("sentiment"),
+            AnswerThemesRow.model_version.label("model_version"),
+        )
+        .outerjoin(AnswerThemesRow, AnswerThemesRow.answer_id == AnswerRow.id)
+        .where(
+            AnswerRow.response_id.in_(response_ids),
+            AnswerRow.question_key.not_in(sorted(ABOUT_YOU_KEYS)),
+        )
+    )
+
+
+def _export_row(answer: Row, response: ResponseRow | Row) -> dict:
+    """An export row from a row of :func:`_export_answers` and its response."""
     return {
         "response_id": response.id,
         "status": response.status,
@@ -924,6 +947,9 @@ def _export_row(answer: AnswerRow | Row, response: ResponseRow | Row) -> dict:
         "channel": answer.channel,
         "service": answer.service,
         "respondent": answer.respondent,
+        "themes": list(answer.themes or []),
+        "sentiment": answer.sentiment,
+        "themes_corrected": answer.model_version == CORRECTED,
     }
 
 

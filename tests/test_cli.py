@@ -13,15 +13,29 @@ from store_fixtures import Clock, fake_google_fixture  # noqa: F401  (fixture)
 
 from bot.anonymiser import Anonymised
 from bot.cli import main
-from bot.export import COLUMNS
+from bot.export import ABOUT_YOU_KEYS, COLUMNS
 from bot.store import Store
 
 SECRET_TEXT = "The ward was cold at night"
+ABOUT_YOU = {"about_you": ["yes"], "age_band": ["age_85_plus"],
+             "sexual_orientation": ["bisexual"], "religion": ["religion_sikh"],
+             "ethnic_group": ["ethnic_white"], "ethnic_white": ["white_gypsy_traveller"],
+             "communication_needs": ["bsl"], "housing": ["housing_prison"]}
+ABOUT_YOU_VALUES = ("age_85_plus", "bisexual", "religion_sikh", "ethnic_white",
+                    "white_gypsy_traveller", "bsl", "housing_prison")
+
+
+def assert_no_about_you(text: str) -> None:
+    for key in ABOUT_YOU_KEYS:
+        assert f'"{key}"' not in text and f",{key}," not in text, key
+    for value in ABOUT_YOU_VALUES:
+        assert value not in text, value
 
 
 @pytest.fixture
 def database(tmp_path):
-    """Three responses on three days, for two services; returns (url, ids)."""
+    """Three responses on three days, for two services, each with "about you" answers (which
+    no row export holds); returns (url, ids)."""
     url = f"sqlite:///{tmp_path / 'var' / 'cli.db'}"
     clock = Clock(date(2024, 1, 10))
     store = Store(url, today=clock)
@@ -32,6 +46,8 @@ def database(tmp_path):
         store.update_response(response_id, service=service, respondent="patient")
         store.save_answer(response_id, "overall", choices=["good", "=cmd|' /C calc'!A0"])
         store.save_answer(response_id, "comment", text=Anonymised(text=SECRET_TEXT, tags=()))
+        for key, choices in ABOUT_YOU.items():
+            store.save_answer(response_id, key, choices=choices)
         store.complete_response(response_id)
         ids.append(response_id)
     store.close()
@@ -115,11 +131,157 @@ def test_export_of_an_empty_database(tmp_path):
     assert read_csv(out) == []
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
+def test_row_exports_hold_no_about_you_answers(database, tmp_path, fmt):
+    url, ids = database
+    out = tmp_path / f"answers.{fmt}"
+    assert main(["export", "--format", fmt, "-o", str(out), "--database-url", url]) == 0
+    if fmt == "xlsx":
+        from openpyxl import load_workbook
+
+        book = load_workbook(out)
+        answers = [list(row) for row in book["Answers"].values]
+        text = json.dumps(answers, default=str)
+        assert {row[0] for row in answers[1:]} == set(ids)
+        summary = [c for row in book["Summary"].values for c in row if c is not None]
+        assert "Age band" in summary and "85 plus" in summary and "<5" in summary  # aggregate
+    else:
+        text = out.read_text(encoding="utf-8-sig")
+    assert_no_about_you(text)
+    assert SECRET_TEXT in text
+
+
+# --- the staff app's filters on the command line --------------------------------------------
+
+WAITING, STAFF = "Waiting times", "Staff manner & personal attributes"
+
+
+@pytest.fixture
+def filtered(tmp_path):
+    """Four responses with ratings, barriers, languages and themed comments; returns
+    (url, ids)."""
+    from bot.anonymiser import anonymise
+
+    url = f"sqlite:///{tmp_path / 'filters.db'}"
+    clock = Clock(date(2024, 2, 1))
+    store = Store(url, today=clock)
+    plan = [  # day, service, language, rating, barriers, comment, theme, sentiment
+        (date(2024, 2, 1), "maternity", "en", "very_good", ["travel"], "Kind midwives", STAFF, 1),
+        (date(2024, 2, 2), "maternity", "pl", "poor", ["cost"], "Długo czekałem", WAITING, 5),
+        (date(2024, 2, 3), "outpatients", "en", "very_poor", ["cost", "travel"],
+         "Waited four hours", WAITING, 4),
+        (date(2024, 3, 1), "outpatients", "en", "good", ["nothing"], None, None, None),
+    ]
+    ids = []
+    for day, service, language, rating, barriers, comment, theme, sentiment in plan:
+        clock.day = day
+        rid = store.start_response(language=language, channel="web")
+        store.update_response(rid, service=service, respondent="patient")
+        store.save_answer(rid, "rating", choices=[rating])
+        store.save_answer(rid, "barriers", choices=barriers)
+        store.save_answer(rid, "age_band", choices=["age_85_plus"])
+        if comment:
+            store.save_answer(rid, "rating_reason", text=anonymise(comment))
+            [pending] = store.pending_translations() or [None]
+            if pending:
+                store.set_translation(pending.answer_id, anonymise("I waited a long time"))
+            [answer] = store.unthemed_answers(100)  # the others are themed already
+            store.save_themes(answer.answer_id, [theme], sentiment, "test")
+        ids.append(rid)
+    store.close()
+    return url, ids
+
+
+FILTER_CASES = [
+    (["--rating", "poor"], {1}),
+    (["--language", "pl"], {1}),
+    (["--theme", WAITING], {1, 2}),
+    (["--sentiment", "5"], {1}),
+    (["--barrier", "travel"], {0, 2}),
+    (["--search", "FOUR hours"], {2}),
+    (["--search", "long time"], {1}),  # the English translation is searched too
+    (["--since", "2024-02-02", "--until", "2024-02-03", "--service", "outpatients"], {2}),
+    (["--service", "outpatients", "--rating", "good"], {3}),
+    (["--theme", "No such theme"], set()),
+]
+
+
+@pytest.mark.parametrize(("flags", "expected"), FILTER_CASES)
+def test_export_filters_match_the_staff_app(filtered, tmp_path, flags, expected):
+    from bot.staff.queries import Filters, export_rows
+
+    url, ids = filtered
+    out = tmp_path / "answers.json"
+    assert main(["export", "--format", "json", *flags, "-o", str(out), "--database-url", url]) == 0
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert {r["response_id"] for r in rows} == {ids[n] for n in expected}
+    form = dict(zip([f.lstrip("-").replace("search", "q") for f in flags[::2]], flags[1::2],
+                    strict=True))
+    store = Store(url)
+    try:
+        assert rows == export_rows(store, Filters.parse(form))  # what the web would send
+    finally:
+        store.close()
+    assert all(r["question_key"] != "age_band" for r in rows)
+
+
+def test_export_rows_carry_themes_and_sentiment(filtered, tmp_path):
+    url, ids = filtered
+    out = tmp_path / "answers.csv"
+    assert main(["export", "--format", "csv", "--theme", WAITING, "-o", str(out),
+                 "--database-url", url]) == 0
+    comments = [r for r in read_csv(out) if r["question_key"] == "rating_reason"]
+    assert [(r["response_id"], r["themes"], r["sentiment"], r["themes_corrected"])
+            for r in comments] == [(ids[1], WAITING, "5", "no"), (ids[2], WAITING, "4", "no")]
+
+
+def test_xlsx_answers_and_summary_describe_the_same_responses(filtered, tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    url, ids = filtered
+    out = tmp_path / "answers.xlsx"
+    assert main(["export", "--format", "xlsx", "--barrier", "cost", "-o", str(out),
+                 "--database-url", url]) == 0
+    assert "exported 6 answers from 2 responses" in capsys.readouterr().err
+    book = load_workbook(out)
+    answers = list(book["Answers"].values)
+    assert {row[0] for row in answers[1:]} == {ids[1], ids[2]}
+    summary = list(book["Summary"].values)
+    assert summary[1][:2] == ("Filters", "barrier cost")
+    assert summary[2][:2] == ("Responses", "<5")  # 2, suppressed as on the dashboard
+
+
+def test_html_report_uses_the_filters(filtered, tmp_path, capsys):
+    url, _ = filtered
+    out = tmp_path / "report.html"
+    assert main(["export", "--format", "html", "--language", "pl", "-o", str(out),
+                 "--database-url", url]) == 0
+    assert "exported a report of 1 responses" in capsys.readouterr().err
+    assert "Filters: language pl." in out.read_text(encoding="utf-8")
+
+
+def test_empty_exports_from_the_command_line(filtered, tmp_path):
+    from openpyxl import load_workbook
+
+    url, _ = filtered
+    none = ["--since", "2030-01-01", "--database-url", url]
+    for fmt in ("csv", "json", "xlsx", "html"):
+        assert main(["export", "--format", fmt, "-o", str(tmp_path / f"e.{fmt}"), *none]) == 0
+    assert read_csv(tmp_path / "e.csv") == []
+    assert json.loads((tmp_path / "e.json").read_text(encoding="utf-8")) == []
+    assert list(load_workbook(tmp_path / "e.xlsx")["Answers"].values) == [COLUMNS]
+    assert "No responses match these filters." in (tmp_path / "e.html").read_text()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         [],
         ["export"],
+        ["export", "--format", "csv", "--barrier", "nope"],
+        ["export", "--format", "csv", "--rating", "great"],
+        ["export", "--format", "csv", "--sentiment", "9"],
+        ["export", "--format", "csv", "--sentiment", "bad"],
         ["export", "--format", "xml"],
         ["export", "--format", "csv", "--since", "2024-13-01"],
         ["export", "--format", "csv", "--until", "yesterday"],

@@ -552,6 +552,9 @@ def test_export_rows_join_filter_and_order(store, clock):
         "channel": "sms",
         "service": "ae",
         "respondent": None,
+        "themes": [],
+        "sentiment": None,
+        "themes_corrected": False,
     }
     assert rows[1]["choices"] == "good; quick" and rows[2]["text"] == "Diolch"
     assert (rows[2]["language"], rows[2]["text_en"], rows[2]["translation_state"]) == (
