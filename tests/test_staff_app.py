@@ -256,6 +256,28 @@ def test_feedback_list_filters_and_search(client) -> None:
     assert shown(client.get("/feedback", params={"q": "100%_"}).text) == 0
 
 
+def test_search_ignores_case_in_every_script(client, tmp_path: Path) -> None:
+    """SQLite's lower() folds only ASCII: the search folds case with str.casefold."""
+    from bot.staff.queries import Filters, export_rows, feedback_page, summarise
+
+    for q in ("DŁUGO CZEKAŁEM", "długo czekałem", "WIZYTĘ"):
+        assert shown(client.get("/feedback", params={"q": q}).text) == 1, q
+    store = Store(f"sqlite:///{tmp_path / 'search.db'}")
+    try:
+        for language, text in (("uk", "Дуже довго чекали на лікаря"), ("pl", "Źle i ŻMUDNIE"),
+                               ("de", "Die Straße war gesperrt"), ("en", "Fine")):
+            rid = store.start_response(language=language, channel="web")
+            store.save_answer(rid, "rating_reason", text=anonymise(text))
+        for q, found in (("ДОВГО ЧЕКАЛИ", 1), ("ЛІКАРЯ", 1), ("źle i żmudnie", 1),
+                         ("ŹLE", 1), ("STRASSE", 1), ("straße", 1), ("лікарі", 0)):
+            f = Filters(q=q)
+            assert feedback_page(store, f).total == found, q
+            assert summarise(store, f).responses == found, q
+            assert len({r["response_id"] for r in export_rows(store, f)}) == found, q
+    finally:
+        store.close()
+
+
 def test_patient_text_is_inert_in_the_list_and_dashboard(client) -> None:
     for path in ("/feedback", "/"):
         page = client.get(path).text
@@ -267,17 +289,76 @@ def test_patient_text_is_inert_in_the_list_and_dashboard(client) -> None:
 # --- the dashboard and suppression ---------------------------------------------------------
 
 
+def table_rows(html: str, caption: str) -> dict[str, list[str]]:
+    """The rows of the first table with this caption: {row header: [cells]} (HTML as is)."""
+    start = html.index(f"<caption>{caption}</caption>")
+    body = html[start:html.index("</table>", start)]
+    return {label: re.findall(r"<td>(.*?)</td>", cells) for label, cells in
+            re.findall(r'<th scope="row">(.*?)</th>(.*?)</tr>', body)}
+
+
+def chart_desc(html: str, title: str) -> str:
+    """The text alternative (desc) of the chart with this title."""
+    found = re.search(rf'<title id="(chart\d+)-title">{re.escape(title)}</title>'
+                      rf'<desc id="\1-desc">(.*?)</desc>(.*?)</svg>', html)
+    assert found, title
+    return found.group(2)
+
+
+# The small store: February 6 responses (maternity), March 3 (1 maternity, 2 outpatients);
+# languages en 8 and pl 1; age bands 25 to 34 (6) and 65 to 74 (2). Every count from 1 to 4
+# reads "<5" and nothing rests on it, in every table, chart and the report.
+SMALL_ROWS = {  # caption: {row: cells}
+    "Responses by month": {"Feb 2024": ["6", "67%"], "Mar 2024": ["&lt;5", "-"]},
+    "FFT by month": {"Feb 2024": ["6", "6", "100%", "0%"],
+                     "Mar 2024": ["&lt;5", "&lt;5", "-", "-"]},
+    "FFT by service": {"Maternity": ["7", "7", "86%", "14%"],
+                       "Outpatient appointment": ["&lt;5", "&lt;5", "-", "-"]},
+    "Language": {"en": ["8", "89%"], "pl": ["&lt;5", "-"]},
+    "Age band": {"25 to 34": ["6", "6", "100%", "0%"], "65 to 74": ["&lt;5", "&lt;5", "-", "-"]},
+}
+
+
 def test_dashboard_charts_and_small_number_suppression(client) -> None:
     page = client.get("/").text
-    assert page.count('<svg class="chart" role="img"') >= 8
+    assert page.count('<svg class="chart" role="img"') == 12  # 10 + 2 "about you"
     assert "<title id=" in page and "<desc id=" in page
-    # age 25-34: 6 people; age 65-74: 2 people -> "<5" and no percentages
-    about = page[page.index("Age band"):]
-    about = about[:about.index("</table>")]
-    assert re.search(r"25 to 34</th><td>6</td><td>6</td><td>100%</td><td>0%</td>", about)
-    assert re.search(r"65 to 74</th><td>&lt;5</td><td>&lt;5</td><td>-</td><td>-</td>", about)
+    for caption, rows in SMALL_ROWS.items():
+        assert table_rows(page, caption) == rows, caption
+    # FFT by month and service: "% positive / % negative (n)", "<5" below 5 answers
+    matrix = table_rows(page, "FFT by month and service: % positive / % negative (number of "
+                              "FFT answers)")
+    assert matrix == {"Feb 2024": ["100% / 0% (6)", "none"], "Mar 2024": ["&lt;5", "&lt;5"]}
+    assert re.search(r'<th scope="col">Month</th><th scope="col">Maternity</th>'
+                     r'<th scope="col">Outpatient appointment</th>', page)
+    # charts: FFT % positive and % negative by month and by service, "about you" charts;
+    # a suppressed row draws only the hatched marker and reads "fewer than 5"
+    for title, desc in (
+            ("Responses by month", "Feb 2024: 6; Mar 2024: fewer than 5"),
+            ("FFT % positive by month", "Feb 2024: 100%; Mar 2024: not shown (fewer than 5 "
+                                        "answers)"),
+            ("FFT % negative by service", "Maternity: 14%; Outpatient appointment: not shown "
+                                          "(fewer than 5 answers)"),
+            ("FFT % positive by service", "Maternity: 86%; Outpatient appointment: not shown "
+                                          "(fewer than 5 answers)"),
+            ("Language", "en: 8; pl: fewer than 5"),
+            ("Age band: responses", "25 to 34: 6; 65 to 74: fewer than 5"),
+            ("Who answered: responses", "Patient: 9")):
+        assert chart_desc(page, title) == desc, title
+    svg = page[page.index('<title id="chart'):]
+    svg = svg[svg.index("Responses by month"):svg.index("</svg>")]
+    assert svg.count("<rect") == 3 and 'fill="url(#hatch' in svg  # bar, pattern, marker
+    assert "Nobody in this view answered this question." in page  # e.g. religion
     # FFT: don't know counts in the denominator (NHS England): 6 positive of 9 = 67%
-    assert "<strong>67%</strong> positive" in page
+    assert "<strong>9</strong> responses" in page
+    assert "<strong>67%</strong> positive" in page and "(of 9 answers" in page
+
+
+def test_dashboard_of_fewer_than_5_responses_shows_no_exact_count(client) -> None:
+    page = client.get("/", params={"service": "outpatients"}).text
+    assert "<strong>&lt;5</strong> responses" in page and "(of &lt;5 answers" in page
+    assert not re.search(r"<td>[1-4]</td>", page)
+    assert "No comments shown" in page  # no quotes from fewer than 5 people
 
 
 # --- exports ----------------------------------------------------------------------------------
@@ -300,7 +381,28 @@ def test_csv_export_has_a_bom_and_neutralised_formulas(staff: Staff, client) -> 
 def test_json_export(client) -> None:
     rows = json.loads(export(client, "json", q="midwives").content)
     assert len({r["response_id"] for r in rows}) == 6
-    assert any(r["question_key"] == "age_band" for r in rows)
+    # "about you" answers never appear in a row export, only counted in the summaries
+    assert not any(r["question_key"] in ("age_band", "about_you") for r in rows)
+    comments = [r for r in rows if r["question_key"] == "rating_reason"]
+    assert {(tuple(r["themes"]), r["sentiment"], r["themes_corrected"]) for r in comments} == {
+        (("Staff manner & personal attributes",), 1, False)}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
+def test_row_exports_hold_no_about_you_answers(client, fmt: str) -> None:
+    from openpyxl import load_workbook
+
+    from bot.export import ABOUT_YOU_KEYS
+
+    body = export(client, fmt).content
+    if fmt == "xlsx":
+        text = json.dumps(list(load_workbook(io.BytesIO(body))["Answers"].values), default=str)
+    else:
+        text = body.decode("utf-8-sig")
+    for key in ABOUT_YOU_KEYS:
+        assert f'"{key}"' not in text and f",{key}," not in text, key
+    assert "age_25_34" not in text and "age_65_74" not in text
+    assert "Kind midwives 0" in text and "Waiting times" in text  # the rest is there
 
 
 def test_xlsx_export_has_neutralised_data_a_summary_and_a_chart(client) -> None:
@@ -324,8 +426,23 @@ def test_html_report_is_one_printable_page_with_suppression_and_inert_text(clien
     assert "script-src" not in reply.headers["content-security-policy"]
     assert "@media print" in page and "What patients told us" in page
     assert "<script>alert" not in page and "&lt;script&gt;" in page
-    assert "&lt;5" in page
     assert "<svg" in page
+    # the same suppression as the dashboard (the report shows these tables in short)
+    for caption, rows in (("Language", SMALL_ROWS["Language"]),
+                          ("Age band", {"25 to 34": ["6", "6", "100%", "0%"],
+                                        "65 to 74": ["&lt;5", "&lt;5", "-", "-"]})):
+        assert table_rows(page, caption) == rows, caption
+    by_month = page[page.index("<h2>FFT by month</h2>"):]
+    assert table_rows(by_month, "Responses, FFT answers, % positive and % negative") == \
+        SMALL_ROWS["FFT by month"]
+    by_service = page[page.index("<h2>FFT by service</h2>"):]
+    assert table_rows(by_service, "Responses, FFT answers, % positive and % negative") == \
+        SMALL_ROWS["FFT by service"]
+    matrix = page[page.index("<h2>FFT by month and service</h2>"):]
+    assert table_rows(matrix, "% positive / % negative (FFT answers)") == {
+        "Feb 2024": ["100% / 0% (6)", "none"], "Mar 2024": ["&lt;5", "&lt;5"]}
+    assert "<strong>9</strong> responses" in page
+    assert not re.search(r"<td>[1-4]</td>", page)
 
 
 def test_export_rejects_unknown_formats(client) -> None:

@@ -1,10 +1,11 @@
 """Filters, the feedback list, export rows and the summary behind the dashboard and report.
 
-Small-number suppression: in breakdowns by the optional "about you" answers, by language and
-in the FFT tables, a count from 1 to 4 is shown as "<5" and its percentages are hidden, so
-nobody can be singled out. FFT percentages (NHS England's method) count every answer to the
-FFT question, "Don't know" included, in the denominator; responses that skipped the question
-are left out. A percentage is shown only when at least 5 people answered the FFT question.
+Small-number suppression, the same in every table of the dashboard, the report and the XLSX
+summary sheet (:class:`Table` makes every cell): a count from 1 to 4 is shown as "<5", and no
+percentage resting on fewer than 5 is shown, so nobody can be singled out. FFT percentages
+(NHS England's method) count every answer to the FFT question, "Don't know" included, in the
+denominator; responses that skipped the question are left out. An FFT percentage is shown
+only when at least 5 people answered the FFT question.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
 
-from sqlalchemy import Text, cast, exists, func, or_, select
+from sqlalchemy import Text, cast, event, exists, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
-from bot.questions import BARRIERS, FFT_RATINGS
+from bot.questions import BARRIERS, FFT_RATINGS, FLOW
 from bot.store import (
     CORRECTED,
     AnswerRow,
@@ -128,7 +131,49 @@ class Filters:
 
 
 def _like(value: str) -> str:
-    return f"%{_escape_raw(value.lower())}%"
+    return f"%{_escape_raw(value)}%"  # folded in SQL, like the text: see casefold
+
+
+class casefold(FunctionElement):  # noqa: N801 - an SQL function, named like one
+    """Unicode case folding in SQL, for a search that ignores case in every script.
+
+    SQLite's own ``lower()`` folds ASCII letters only, so on SQLite this is ``pv_casefold``,
+    Python's ``str.casefold`` registered on each connection (:func:`prepare`); elsewhere it
+    is ``lower()``, which PostgreSQL applies to every script under a UTF-8 locale.
+    """
+
+    type = Text()
+    inherit_cache = True
+    name = "casefold"
+
+
+@compiles(casefold)
+def _casefold_default(element, compiler, **kw) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(casefold, "sqlite")
+def _casefold_sqlite(element, compiler, **kw) -> str:
+    return f"pv_casefold({compiler.process(element.clauses, **kw)})"
+
+
+def _sqlite_casefold(value):
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _register_casefold(dbapi_connection, record, _proxy) -> None:
+    if not record.info.get("pv_casefold"):
+        dbapi_connection.create_function("pv_casefold", 1, _sqlite_casefold, deterministic=True)
+        record.info["pv_casefold"] = True
+
+
+def prepare(store: Store) -> None:
+    """Give each SQLite connection of ``store`` the ``pv_casefold`` function as it is checked
+    out (whatever the pool; connections opened before this call too)."""
+    engine = store.engine
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "checkout",
+                                                              _register_casefold):
+        event.listen(engine, "checkout", _register_casefold)
 
 
 def _json_contains(column, value: str):
@@ -142,9 +187,9 @@ def _escape_raw(value: str) -> str:
 def _answer_conditions(f: Filters) -> list:
     found = [AnswerRow.text.is_not(None)]
     if f.q:
-        pattern = _like(f.q)
-        found.append(or_(func.lower(AnswerRow.text).like(pattern, escape="\\"),
-                         func.lower(AnswerRow.text_en).like(pattern, escape="\\")))
+        pattern = casefold(literal(_like(f.q), Text()))
+        found.append(or_(casefold(AnswerRow.text).like(pattern, escape="\\"),
+                         casefold(AnswerRow.text_en).like(pattern, escape="\\")))
     if f.theme:
         found.append(_json_contains(AnswerThemesRow.themes, f.theme))
     if f.sentiment:
@@ -240,6 +285,7 @@ def _comments(s, rows) -> list[Comment]:
 def feedback_page(store: Store, f: Filters, page: int = 1, size: int = PAGE_SIZE) -> Page:
     """Free-text answers of the matching responses (newest first), one page of them."""
     where = [AnswerRow.response_id.in_(response_ids(f)), *_answer_conditions(f)]
+    prepare(store)
     count = (select(func.count()).select_from(AnswerRow)
              .outerjoin(AnswerThemesRow, AnswerThemesRow.answer_id == AnswerRow.id).where(*where))
     with store.session() as s:
@@ -269,6 +315,7 @@ def export_rows(store: Store, f: Filters) -> list[dict]:
 
 def iter_export_rows(store: Store, f: Filters) -> Iterator[dict]:
     """:func:`export_rows` lazily, a batch of responses at a time (for streamed exports)."""
+    prepare(store)
     return store.iter_export_rows(within=response_ids(f) if f.items() else None)
 
 
@@ -287,6 +334,11 @@ def choices_for_filters(store: Store) -> dict[str, list[str]]:
 # --- the summary ----------------------------------------------------------------------------
 
 
+def count_text(count: int) -> str:
+    """A count as shown on the dashboard, in the report and the XLSX summary: 1 to 4 -> "<5"."""
+    return "<5" if suppressed(count) else str(count)
+
+
 @dataclass
 class Row:
     label: str
@@ -295,44 +347,115 @@ class Row:
     rated: int = 0  # FFT tables: people who answered the FFT question
     positive: float | None = None
     negative: float | None = None
+    pos: int = 0  # FFT answers "very good" or "good"
+    neg: int = 0  # FFT answers "poor" or "very poor"
+    parts: list[Row] = field(default_factory=list)  # matrix tables: one FFT row per column
+
+
+def _merge(name: str, rows: list[Row]) -> Row:
+    """One row adding up ``rows`` (FFT counts and percentages recomputed; matrix columns too)."""
+    rated, pos, neg = (sum(r.rated for r in rows), sum(r.pos for r in rows),
+                       sum(r.neg for r in rows))
+    width = max((len(r.parts) for r in rows), default=0)
+    parts = [_merge("", [r.parts[i] for r in rows if i < len(r.parts)]) for i in range(width)]
+    shares = [r.share for r in rows if r.share is not None]
+    return Row(name, sum(r.count for r in rows), sum(shares) if shares else None, rated,
+               100 * pos / rated if rated else None, 100 * neg / rated if rated else None,
+               pos, neg, parts)
 
 
 @dataclass
 class Table:
+    """A table of the dashboard, the report and the XLSX summary, small numbers suppressed.
+
+    ``kind`` is "count" (a count and its share), "fft" (responses, FFT answers, % positive and
+    % negative) or "matrix" (FFT rows by ``columns``: each cell "% positive / % negative (n)").
+    Every count from 1 to 4 is shown as "<5"; a percentage is shown only when it rests on 5
+    or more (its row's count for shares, the FFT answers for FFT percentages).
+    """
+
     key: str
     title: str
     label_header: str
     rows: list[Row]
-    kind: str = "count"  # "count" or "fft"
-    suppress: bool = False
+    kind: str = "count"
     note: str = ""
+    columns: list[str] = field(default_factory=list)  # matrix tables: the column headers
 
-    def count_text(self, row: Row) -> str:
-        return "<5" if self.suppress and suppressed(row.count) else str(row.count)
+    @staticmethod
+    def count_text(row: Row) -> str:
+        return count_text(row.count)
 
     def hidden(self, row: Row) -> bool:
         """True when this row's percentages must not be shown."""
-        if self.kind == "fft":
-            return row.rated < SMALL or (self.suppress and suppressed(row.count))
-        return self.suppress and suppressed(row.count)
+        if self.kind in ("fft", "matrix"):
+            return row.rated < SMALL or suppressed(row.count)
+        return suppressed(row.count)
 
     @staticmethod
     def pct(value: float | None) -> str:
         return "" if value is None else f"{value:.0f}%"
 
+    @staticmethod
+    def fft_cell(row: Row) -> str:
+        """A matrix cell: "67% / 8% (12)", "<5" when fewer than 5 answered, "none" for 0."""
+        if row.rated == 0:
+            return "none"
+        if row.rated < SMALL:
+            return "<5"
+        return f"{row.positive:.0f}% / {row.negative:.0f}% ({row.rated})"
+
     def cells(self, row: Row) -> list[str]:
+        if self.kind == "matrix":
+            return [self.fft_cell(part) for part in row.parts]
         if self.kind == "fft":
             hide = self.hidden(row)
-            return [self.count_text(row),
-                    "<5" if 0 < row.rated < SMALL else str(row.rated),
+            return [self.count_text(row), count_text(row.rated),
                     "-" if hide else self.pct(row.positive),
                     "-" if hide else self.pct(row.negative)]
         return [self.count_text(row), "-" if self.hidden(row) else self.pct(row.share)]
 
     def headers(self) -> list[str]:
+        if self.kind == "matrix":
+            return [self.label_header, *self.columns]
         if self.kind == "fft":
             return [self.label_header, "Responses", "FFT answers", "% positive", "% negative"]
         return [self.label_header, "Count", "% of total"]
+
+    # Shorter versions for the one-page report (the dashboard and XLSX show every row).
+
+    def _with(self, rows: list[Row], columns: list[str] | None = None) -> Table:
+        return Table(self.key, self.title, self.label_header, rows, self.kind, self.note,
+                     self.columns if columns is None else columns)
+
+    def head(self, n: int) -> Table:
+        """The first ``n`` rows."""
+        return self._with(self.rows[:n])
+
+    def top(self, n: int, others: str) -> Table:
+        """The ``n`` largest rows (by responses) and one row ``others`` adding up the rest."""
+        if len(self.rows) <= n + 1:
+            return self
+        ranked = sorted(self.rows, key=lambda r: (-r.count, r.label))
+        return self._with([*ranked[:n], _merge(others, ranked[n:])])
+
+    def last(self, n: int, earlier: str) -> Table:
+        """The last ``n`` rows, after one row ``earlier`` adding up those before them."""
+        if len(self.rows) <= n + 1:
+            return self
+        return self._with([_merge(earlier, self.rows[:-n]), *self.rows[-n:]])
+
+    def top_columns(self, n: int, others: str) -> Table:
+        """A matrix with its ``n`` columns that have the most FFT answers, and ``others``."""
+        if len(self.columns) <= n + 1:
+            return self
+        totals = [sum(r.parts[i].rated for r in self.rows) for i in range(len(self.columns))]
+        keep = sorted(sorted(range(len(self.columns)), key=lambda i: -totals[i])[:n])
+        rest = [i for i in range(len(self.columns)) if i not in keep]
+        rows = [Row(r.label, r.count, parts=[*(r.parts[i] for i in keep),
+                                             _merge("", [r.parts[i] for i in rest])])
+                for r in self.rows]
+        return self._with(rows, [*(self.columns[i] for i in keep), others])
 
 
 @dataclass
@@ -346,14 +469,22 @@ class Summary:
     def overall(self) -> Table:
         return self.tables["fft_overall"]
 
+    @property
+    def responses_text(self) -> str:
+        return count_text(self.responses)
 
-def _count_table(key, title, header, counter: Counter, *, suppress=False, top=None,
-                 order=None, note="", total=None) -> Table:
+    @property
+    def comments_text(self) -> str:
+        return count_text(self.comments)
+
+
+def _count_table(key, title, header, counter: Counter, *, top=None, order=None, note="",
+                 total=None) -> Table:
     total = total if total is not None else sum(counter.values())
     items = ([(k, counter.get(k, 0)) for k in order if counter.get(k, 0)] if order
              else counter.most_common(top))
     rows = [Row(lab, n, 100 * n / total if total else None) for lab, n in items]
-    return Table(key, title, header, rows, "count", suppress, note)
+    return Table(key, title, header, rows, "count", note)
 
 
 def _fft_row(name: str, ids: list[str], ratings: Mapping[str, str]) -> Row:
@@ -362,11 +493,12 @@ def _fft_row(name: str, ids: list[str], ratings: Mapping[str, str]) -> Row:
     pos = sum(r in POSITIVE for r in given)
     neg = sum(r in NEGATIVE for r in given)
     return Row(name, len(ids), None, rated, 100 * pos / rated if rated else None,
-               100 * neg / rated if rated else None)
+               100 * neg / rated if rated else None, pos, neg)
 
 
 def summarise(store: Store, f: Filters, settings=None) -> Summary:
     """Everything the dashboard and the report show, for the responses matching ``f``."""
+    prepare(store)
     sub = response_ids(f)
     with store.session() as s:
         responses = s.execute(select(ResponseRow.id, ResponseRow.created_on, ResponseRow.service,
@@ -407,20 +539,30 @@ def summarise(store: Store, f: Filters, settings=None) -> Summary:
                                   [_fft_row("All responses", all_ids, ratings)], "fft")
     by_month: dict[str, list[str]] = defaultdict(list)
     by_service: dict[str, list[str]] = defaultdict(list)
+    by_both: dict[tuple[str, str], list[str]] = defaultdict(list)
     for r in responses:
-        by_month[r.created_on.strftime("%Y-%m")].append(r.id)
-        by_service[names.get(r.service, label(r.service))].append(r.id)
-    months = sorted(by_month)
+        month, service = r.created_on.strftime("%Y-%m"), names.get(r.service, label(r.service))
+        by_month[month].append(r.id)
+        by_service[service].append(r.id)
+        by_both[month, service].append(r.id)
+    months, services = sorted(by_month), sorted(by_service)
     tables["responses_by_month"] = _count_table(
         "responses_by_month", "Responses by month", "Month",
         Counter({month_label(m): len(by_month[m]) for m in months}),
         order=[month_label(m) for m in months])
     tables["fft_by_month"] = Table(
         "fft_by_month", "FFT by month", "Month",
-        [_fft_row(month_label(m), by_month[m], ratings) for m in months], "fft", True)
+        [_fft_row(month_label(m), by_month[m], ratings) for m in months], "fft")
     tables["fft_by_service"] = Table(
         "fft_by_service", "FFT by service", "Service",
-        [_fft_row(name, ids, ratings) for name, ids in sorted(by_service.items())], "fft", True)
+        [_fft_row(name, by_service[name], ratings) for name in services], "fft")
+    tables["fft_month_service"] = Table(
+        "fft_month_service", "FFT by month and service", "Month",
+        [Row(month_label(m), len(by_month[m]),
+             parts=[_fft_row(name, by_both.get((m, name), []), ratings) for name in services])
+         for m in months], "matrix",
+        "Each cell: % positive / % negative (number of FFT answers); \"<5\" when fewer than 5 "
+        "answered, \"none\" when nobody did.", services)
     tables["fft_answers"] = _count_table(
         "fft_answers", "Answers to the FFT question", "Answer",
         Counter(label(v) for v in ratings.values()), order=[label(v) for v in FFT_RATINGS])
@@ -437,16 +579,20 @@ def summarise(store: Store, f: Filters, settings=None) -> Summary:
         "sentiment", "Sentiment of comments", "Sentiment",
         Counter(SENTIMENTS[s] for _, s in themed if s), order=list(SENTIMENTS.values()))
     tables["language"] = _count_table("language", "Language", "Language",
-                                      Counter(r.language for r in responses), suppress=True)
+                                      Counter(r.language for r in responses))
     tables["channel"] = _count_table("channel", "Channel", "Channel",
                                      Counter(label(r.channel) for r in responses))
+    options = {question.key: question.options for question in FLOW}
     for key, title in ABOUT_YOU:
         groups: dict[str, list[str]] = defaultdict(list)
         for rid, a in answers.items():
             for value in a.get(key, []):
-                groups[label(value)].append(rid)
-        rows = [_fft_row(name, ids, ratings) for name, ids in sorted(groups.items())]
-        tables[f"about_{key}"] = Table(f"about_{key}", title, "Answer", rows, "fft", True)
+                groups[value].append(rid)
+        order = options.get(key, ())  # the order the question offers them in
+        ranked = sorted(groups, key=lambda v, order=order: (
+            order.index(v) if v in order else len(order), label(v)))
+        rows = [_fft_row(label(value), groups[value], ratings) for value in ranked]
+        tables[f"about_{key}"] = Table(f"about_{key}", title, "Answer", rows, "fft")
     return summary
 
 
