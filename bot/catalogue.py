@@ -2,7 +2,12 @@
 
 A catalogue is loaded once per language and cached. Missing keys fall back to English
 so a half-translated file never leaves a patient with nothing to read; the catalogue
-tests make sure that fallback is never needed for the languages we ship.
+tests make sure that fallback is never needed for the languages we ship. ``easy_read``
+is a per-key override: a key it does not have is read from ``messages``.
+
+Everything the code knows about a language comes from its file, ``meta`` included: its
+script and distinctive letters (``bot.language_id``) and its voices (``bot.speech``).
+So adding a language is one new file (and its NLU examples), no code.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -57,6 +63,15 @@ class Catalogue:
     and_words: tuple[str, ...] = ()
     english_name: str = ""
     easy_read: dict[str, str] = field(default_factory=dict)
+    # Unicode script name, upper case as in unicodedata.name(): "LATIN", "ARABIC", ...
+    script: str = ""
+    # Letters that tell this language apart from our others in the same script ("" = none).
+    distinctive_letters: str = ""
+    gtts_voice: str | None = None  # gTTS language code, None: no online voice
+    espeak_voice: str | None = None  # espeak-ng voice name, None: no offline voice
+    # Every word of the file but meta (normalised, no numbers): bot.language_id checks
+    # langdetect's answer against it.
+    vocabulary: frozenset[str] = frozenset()
 
     def message(self, key: str, *, easy_read: bool = False, **params: str) -> str:
         """The message ``key``; its shorter easy-read wording when asked and written."""
@@ -110,7 +125,57 @@ def parse_catalogue(raw: dict) -> Catalogue:
         danger_words=_phrases(raw, "danger_words"),
         complaint_words=_phrases(raw, "complaint_words"),
         and_words=_phrases(raw, "and_words"),
+        script=str(meta.get("script") or "").upper(),
+        distinctive_letters=str(meta.get("distinctive_letters") or ""),
+        gtts_voice=_optional(meta.get("gtts_voice")),
+        espeak_voice=_optional(meta.get("espeak_voice")),
+        vocabulary=_vocabulary(raw),
     )
+
+
+def _vocabulary(raw: dict) -> frozenset[str]:
+    texts = list(_strings({k: v for k, v in raw.items() if k != "meta"}))
+    return frozenset(word for text in texts
+                     for word in normalise_words(_PLACEHOLDER.sub(" ", text)).split()
+                     if not word.isdigit())
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string in a parsed YAML value (keys of number_words included)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, int) and not isinstance(item, bool):
+                yield str(key)  # number_words: the word is the key
+            else:
+                yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def _optional(value: object) -> str | None:
+    """A meta value that may be missing or null (no such voice)."""
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
+def use_languages_dir(folder: Path) -> Path:
+    """Read language files from ``folder`` from now on; returns the folder used before.
+
+    Clears every cached catalogue (tests add a language in a temporary folder this way).
+    """
+    global LANGUAGES_DIR
+    previous, LANGUAGES_DIR = LANGUAGES_DIR, Path(folder)
+    clear_caches()
+    return previous
+
+
+def clear_caches() -> None:
+    """Forget every loaded catalogue, so changed files are read again."""
+    for cached in (available_languages, all_danger_words, languages_by_script, catalogue):
+        cached.cache_clear()
 
 
 @cache
@@ -126,6 +191,15 @@ def all_danger_words() -> tuple[str, ...]:
     """Danger phrases of every language: a patient may write in any of them at any time."""
     return tuple(dict.fromkeys(w for code in available_languages()
                                for w in catalogue(code).danger_words))
+
+
+@cache
+def languages_by_script() -> dict[str, tuple[str, ...]]:
+    """Script (as in :attr:`Catalogue.script`) -> our languages written in it, menu order."""
+    found: dict[str, list[str]] = {}
+    for code in available_languages():
+        found.setdefault(catalogue(code).script, []).append(code)
+    return {script: tuple(codes) for script, codes in found.items()}
 
 
 def load_raw(code: str) -> dict:

@@ -8,18 +8,22 @@ id and error classes or HTTP statuses, never text.
 :func:`speak` returns a :class:`Speech`; it never raises (a language with no voice, a voice
 that failed, a missing binary: ``path`` is ``None`` and ``reason`` says why).
 
+* Which voices a language has is in its ``languages/<code>.yml``: ``meta.gtts_voice`` (the
+  gTTS language code) and ``meta.espeak_voice`` (the espeak-ng voice), ``null`` where there
+  is none (Somali has neither). A code that is not one of our languages has no voice.
 * Online voice: gTTS 2.5.4, when ``online`` (default: env ``SPEECH_ONLINE``, ``on``/``off``,
-  ``on`` if unset) and gTTS has the language (``gtts.lang.tts_langs()``, an offline table; no
-  Somali). gTTS is synchronous, so it runs in a thread (``asyncio.to_thread``) with a timeout
-  for each request and one for the whole message. gTTS sends with TLS verification off
+  ``on`` if unset), the language has a ``gtts_voice`` and gTTS has it
+  (``gtts.lang.tts_langs()``, an offline table). gTTS is synchronous, so it runs in a
+  thread (``asyncio.to_thread``) with a timeout for each request and one for the whole
+  message. gTTS sends with TLS verification off
   (``verify=False``); we use its request building (``gTTS._prepare_requests``) but send the
   requests ourselves with verification on and the environment's proxy and CA settings, and
   decode the reply as gTTS does. Any failure (HTTP 429 or another status, no network, a
   timeout, a reply without audio) falls back to the offline voice, and after a network or
   HTTP failure gTTS is left alone for a while (``GTTS_BACKOFF_SECONDS``; longer after 429).
 * Offline voice: the ``espeak-ng`` binary (Debian package; ``.ci/install-speech.sh``), run
-  without a shell, the text on stdin, with a timeout; it writes a WAV file. Voices are listed
-  in ``ESPEAK_VOICES``. No binary: ``reason="no offline voice installed"``.
+  without a shell, the text on stdin, with a timeout; it writes a WAV file, in the language's
+  ``espeak_voice``. No binary: ``reason="no offline voice installed"``.
 * Cache: one file per (text, language, voice) in ``AUDIO_CACHE_DIR`` (default
   ``<repo>/var/audio``), named by the SHA-256 of the three (``<64 hex>.mp3`` or ``.wav``),
   written atomically (temporary file, then rename). A hit returns without calling any voice.
@@ -54,10 +58,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bot.catalogue import available_languages, catalogue
 from bot.settings import PROJECT_ROOT
 
 __all__ = [
-    "ESPEAK_VOICES",
     "MAX_TEXT_LENGTH",
     "MEDIA_TYPES",
     "Speech",
@@ -65,6 +69,7 @@ __all__ = [
     "for_whatsapp",
     "gtts_languages",
     "speak",
+    "voices",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,23 +90,6 @@ ESPEAK_TIMEOUT = 15.0  # seconds
 FFMPEG_TIMEOUT = 30.0  # seconds to turn one WAV into OGG/Opus
 OPUS_BITRATE = "24k"  # speech; WhatsApp's own voice notes are Opus at about this rate
 MAX_CONCURRENT = 2  # voices working at once, per event loop (the machine has 2 cores)
-
-# Our languages that espeak-ng 1.51 (Debian bookworm) speaks, and the voice used for each.
-# Somali (so) has no espeak-ng voice.
-ESPEAK_VOICES = {
-    "en": "en-gb",
-    "cy": "cy",
-    "pl": "pl",
-    "ro": "ro",
-    "pa": "pa",
-    "ur": "ur",
-    "bn": "bn",
-    "gu": "gu",
-    "ar": "ar",
-    "pt": "pt",
-    "es": "es",
-    "uk": "uk",
-}
 
 _AUDIO_ID = re.compile(r"[0-9a-f]{64}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
@@ -159,6 +147,14 @@ def gtts_languages() -> frozenset[str]:
         log.warning("gTTS is not installed: no online voice")
         return frozenset()
     return frozenset(code.lower() for code in tts_langs())
+
+
+def voices(code: str) -> tuple[str | None, str | None]:
+    """(gTTS language, espeak-ng voice) for one of our languages, from its ``meta``."""
+    if code not in available_languages():
+        return None, None
+    words = catalogue(code)
+    return words.gtts_voice, words.espeak_voice
 
 
 # --- cache ------------------------------------------------------------------------------
@@ -433,8 +429,8 @@ async def _speak(text: str, language: str, online: bool | None) -> Speech:
     if online is None:
         online = _online_default()
 
-    use_gtts = online and code in gtts_languages()
-    espeak_voice = ESPEAK_VOICES.get(code)
+    gtts_voice, espeak_voice = voices(code)
+    use_gtts = bool(online and gtts_voice and gtts_voice.lower() in gtts_languages())
     if not use_gtts and espeak_voice is None:
         return _none(f"no voice for {code or 'this language'}")
 
@@ -456,7 +452,7 @@ async def _speak(text: str, language: str, online: bool | None) -> Speech:
                 if _cached(path):
                     return _made(path, GTTS, code, cached=True)
                 try:
-                    path = await _speak_gtts(text, code, directory, audio_id)
+                    path = await _speak_gtts(text, gtts_voice, directory, audio_id)
                 except _GttsUnavailable as error:
                     if error.backoff:
                         _back_off(error.backoff)

@@ -62,6 +62,7 @@ SAFETY_CONFIDENCE = 0.6
 _RECEIPT = re.compile(r"\bPV[\s\-]*([A-Z0-9]{6})\b", re.IGNORECASE)
 _PAYLOAD = re.compile(r"^\s*/\w+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_GARBLING = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters but CR
 _SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\+)\s*")
 
 
@@ -172,6 +173,21 @@ def clean_text(text: object) -> str:
     return _CONTROL.sub(" ", text[:MAX_MESSAGE]).strip()
 
 
+def readable(message: Message) -> Message:
+    """The message with control characters removed.
+
+    NLU read the raw text. When that held control characters (a terminal escape, NUL),
+    its intent is a guess about bytes nobody meant to type, so only a danger intent is
+    kept (a false alarm costs a signposting message; a missed one could cost a life);
+    words, numbers and buttons still work on the cleaned text.
+    """
+    text = message.text if isinstance(message.text, str) else ""
+    garbled = bool(_GARBLING.search(text[:MAX_MESSAGE]))
+    intent = message.intent if not garbled or message.intent == "danger" else None
+    confidence = message.confidence if intent is not None else 0.0
+    return Message(clean_text(text), intent, confidence, message.option)
+
+
 def known_channel(channel: object) -> str:
     return channel if isinstance(channel, str) and channel in KNOWN_CHANNELS else "unknown"
 
@@ -233,8 +249,7 @@ class Survey:
         """Answer one message. ``easy_read`` (from the web chat's switch) is remembered."""
         if easy_read is not None:
             state.easy_read = easy_read
-        message = Message(clean_text(message.text), message.intent, message.confidence,
-                          message.option)
+        message = readable(message)
         if state.current is None and language in available_languages():
             state.language = language
         turn = _Turn(self, state, message, known_channel(channel))

@@ -1,4 +1,9 @@
-"""A whole visit, and a danger message, in each of our languages, through the real servers."""
+"""Each of our languages, end to end through the real servers, and noticing them offline.
+
+Server tests (marked ``servers``) share one Rasa server and bot server (tests/conftest.py)
+and send minimal answers (numbers and the language's own skip word) to keep them fast.
+Every word they send or expect comes from ``languages/<code>.yml`` or ``data/nlu/<code>.yml``.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,58 @@ import re
 import pytest
 import yaml
 
-from bot.catalogue import available_languages, catalogue
+from bot.catalogue import available_languages, catalogue, normalise_words
+from bot.language_id import identify
 from bot.renderer import render
+from bot.survey import Message, danger_by_words
 from tests.conftest import ROOT, Patient, Servers
 from tests.test_conversations import new_response, responses
 
-pytestmark = pytest.mark.servers
+servers_test = pytest.mark.servers
 LANGUAGES = available_languages()
 RECEIPT = re.compile(r"PV-[23456789A-Z]{6}")
+# Messages whose sentences identify() must place (unit test below): long and short ones.
+IDENTIFY_KEYS = ("welcome", "ask_about_you", "ask_barriers", "ask_improve",
+                 "withdraw_not_found")
 
 
 def said(code: str, key: str, **params: str) -> str:
-    """What the bot should say for ``key`` in ``code`` (text only, before any list)."""
+    """What the bot should say for ``key`` in ``code`` (the message with any hint)."""
     return render(key, language=code, channel="rest", params=params)["text"]
 
 
-def a_comment_in(code: str) -> str:
-    """The longest free-text feedback example in the language's NLU data."""
+def nlu_examples(code: str, intent: str) -> list[str]:
     data = yaml.safe_load((ROOT / "data" / "nlu" / f"{code}.yml").read_text(encoding="utf-8"))
-    block = next(b for b in data["nlu"] if b.get("intent") == "inform")
-    examples = [line.strip()[2:] for line in block["examples"].splitlines() if line.strip()]
-    return max(examples, key=len)
+    return [line.strip()[2:] for block in data["nlu"] if block.get("intent") == intent
+            for line in block["examples"].splitlines() if line.strip()]
+
+
+def a_comment_in(code: str) -> str:
+    """The longest feedback example in the language's NLU data that reads as that language
+    and names no danger or complaint word (so the reply is just the next question)."""
+    words = catalogue(code)
+    fitting = [text for text in nlu_examples(code, "inform")
+               if identify(text) == code and not danger_by_words(Message(text))
+               and not any(w in normalise_words(text) for w in words.complaint_words)]
+    return max(fitting, key=len)
+
+
+def a_danger_sentence_without_keywords(code: str) -> str | None:
+    """The first danger example in data/nlu/<code>.yml that holds none of the language's
+    danger_words (nor any other language's: only NLU can catch it). Examples that
+    identify() reads as another language are passed over (signposting goes out in the
+    language the message is written in; detection is tested on its own below)."""
+    for text in nlu_examples(code, "danger"):
+        if not danger_by_words(Message(text)) and identify(text) in (None, code):
+            return text
+    return None
+
+
+def own_word(code: str, command: str) -> str:
+    """The language's first word for ``command`` that English does not also use."""
+    english = {w for ws in catalogue("en").commands.values() for w in ws}
+    words = catalogue(code).commands[command]
+    return next((w for w in words if w not in english), words[0])
 
 
 def choose_language(patient: Patient, code: str) -> None:
@@ -37,47 +73,143 @@ def choose_language(patient: Patient, code: str) -> None:
     assert welcome == said(code, "welcome")
 
 
+def step(patient: Patient, code: str, text: str, key: str) -> list[dict]:
+    """Send ``text``; the bot's last message must be ``key`` in ``code``."""
+    replies = patient.say(text)
+    assert replies and replies[-1]["text"] == said(code, key), (code, text, key)
+    assert all(r.get("lang") == code for r in replies if r.get("lang")), (code, key)
+    return replies
+
+
+@servers_test
 @pytest.mark.parametrize("code", LANGUAGES)
-def test_a_visit_in_each_language(servers: Servers, patient: Patient, code: str) -> None:
+def test_a_whole_visit_in_each_language(servers: Servers, patient: Patient, code: str) -> None:
+    """From the menu to the receipt: every question of the survey, in the language."""
     before = responses(servers)
+    skip = own_word(code, "skip")
     choose_language(patient, code)
-    assert patient.says_and_hears("1") == said(code, "ask_respondent")
-    assert patient.says_and_hears("1") == said(code, "ask_service")
-    assert patient.says_and_hears("1") == said(code, "ask_rating")
-    assert patient.says_and_hears("1") == said(code, "ask_rating_reason")
-    patient.say(a_comment_in(code))
-    stop_word = catalogue(code).commands["stop"][0]
-    assert patient.says_and_hears(stop_word) == said(code, "ask_confirm_stop")
-    ending = patient.says_and_hears("1")
-    assert said(code, "stopped_kept") in ending and RECEIPT.search(ending)
+    for text, key in [
+        ("1", "ask_respondent"), ("1", "ask_service"), ("1", "ask_rating"),
+        ("1", "ask_rating_reason"), (a_comment_in(code), "ask_barriers"),
+        ("1", "ask_barriers_more"), (skip, "ask_improve"), (skip, "ask_about_you"),
+        ("1", "ask_age_band"), ("1", "ask_ethnic_group"), ("1", "ask_ethnic_white"),
+        ("1", "ask_religion"), (skip, "ask_sexual_orientation"),
+        (skip, "ask_gender_identity"), ("1", "ask_long_term_condition"),
+        ("1", "ask_condition_impact"), (skip, "ask_communication_needs"),
+        (skip, "ask_housing"), ("1", "ask_involvement"),
+    ]:
+        step(patient, code, text, key)
+    ending = patient.say("2")  # no thanks to the involvement team
+    receipt = RECEIPT.search(ending[0]["text"]).group(0)
+    assert [m["text"] for m in ending] == [said(code, "thanks", receipt=receipt),
+                                          said(code, "signpost_end")]
     stored = new_response(servers, before)
-    assert stored["language"] == code and stored["status"] == "stopped"
-    reason = stored["answers"]["rating_reason"]
+    assert stored["language"] == code and stored["status"] == "complete"
+    answers = stored["answers"]
+    assert set(answers) == {"respondent", "service", "rating", "rating_reason", "barriers",
+                            "about_you", "age_band", "ethnic_group", "ethnic_white",
+                            "gender_identity", "long_term_condition", "housing",
+                            "involvement"}  # the skipped ones are not stored
+    assert all(a["language"] == code for a in answers.values() if a.get("language"))
+    reason = answers["rating_reason"]
     assert reason["language"] == code and reason["text"]
     assert reason["translation_state"] == ("not_needed" if code == "en" else "pending")
 
 
+@servers_test
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_own_words_change_language_and_stop_keeping_the_answers(
+    servers: Servers, patient: Patient, code: str
+) -> None:
+    """The language's own "language" word opens the menu; the answers stay; then the next
+    language's own "stop" word ends the visit, answers kept."""
+    before = responses(servers)
+    other = LANGUAGES[(LANGUAGES.index(code) + 1) % len(LANGUAGES)]
+    choose_language(patient, code)
+    step(patient, code, "1", "ask_respondent")
+    step(patient, code, "2", "ask_service")
+    replies = patient.say(own_word(code, "change_language"))
+    assert [m["text"] for m in replies] == [said(code, "ask_language")]
+    replies = patient.say(str(LANGUAGES.index(other) + 1))
+    assert [m["text"] for m in replies] == [said(other, "language_changed"),
+                                           said(other, "ask_service")]
+    step(patient, other, own_word(other, "stop"), "ask_confirm_stop")
+    ending = patient.says_and_hears("1")
+    assert ending.startswith(said(other, "stopped_kept")) and RECEIPT.search(ending)
+    stored = new_response(servers, before)
+    assert stored["language"] == other and stored["status"] == "stopped"
+    assert stored["answers"]["respondent"]["choices"] in ('["helper"]', ["helper"])
+
+
+@servers_test
 @pytest.mark.parametrize("code", LANGUAGES)
 def test_danger_in_each_language_is_signposted_in_it(
     servers: Servers, patient: Patient, code: str
 ) -> None:
+    """A danger word, then a danger sentence only NLU can catch: signposting in the language
+    each time, then the question again."""
     choose_language(patient, code)
-    patient.say("1")
-    danger = catalogue(code).danger_words[0]
-    replies = patient.say(danger)
-    assert replies[0]["text"] == said(code, "signpost_danger")
-    assert "116 123" in replies[0]["text"] and "999" in replies[0]["text"]
-    assert replies[-1]["text"] == said(code, "ask_respondent")
+    step(patient, code, "1", "ask_respondent")
+    for text in (catalogue(code).danger_words[0], a_danger_sentence_without_keywords(code)):
+        assert text, f"every danger example in data/nlu/{code}.yml has a danger word"
+        replies = patient.say(text)
+        assert [m["text"] for m in replies] == [said(code, "signpost_danger"),
+                                               said(code, "ask_respondent")], text
+        assert "116 123" in replies[0]["text"] and "999" in replies[0]["text"]
 
 
-def test_changing_language_midway_keeps_the_answers(servers: Servers, patient: Patient) -> None:
+@servers_test
+def test_writing_in_another_language_and_saying_yes_carries_on_in_it(
+    servers: Servers, patient: Patient
+) -> None:
     before = responses(servers)
     choose_language(patient, "en")
-    patient.say("yes")
-    patient.say("1")
-    assert patient.says_and_hears("change language") == said("en", "ask_language")
-    other = LANGUAGES[1]
-    reply = patient.says_and_hears(catalogue(other).name)
-    assert reply == "\n".join([said(other, "language_changed"), said(other, "ask_service")])
+    for text, key in [("1", "ask_respondent"), ("1", "ask_service"), ("1", "ask_rating"),
+                      ("1", "ask_rating_reason")]:
+        step(patient, "en", text, key)
+    offer = patient.say(a_comment_in("pl"))
+    assert [m["text"] for m in offer] == [said("pl", "offer_language",
+                                               language_name=catalogue("pl").name)]
+    yes = patient.say("1")
+    assert [m["text"] for m in yes] == [said("pl", "language_changed"),
+                                        said("pl", "ask_barriers")]
     stored = new_response(servers, before)
-    assert stored["language"] == other and "respondent" in stored["answers"]
+    assert stored["language"] == "pl"
+    assert stored["answers"]["rating_reason"]["language"] == "pl"
+
+
+# -- noticing the language, offline ------------------------------------------------------
+
+
+def sentences(code: str) -> list[str]:
+    """The sentences of IDENTIFY_KEYS' messages, placeholders out, of 3 words or more."""
+    found = []
+    for key in IDENTIFY_KEYS:
+        text = re.sub(r"\{[a-z_]+\}", "", catalogue(code).messages[key])
+        found += [s for s in re.split(r"(?<=[.?!؟۔।])\s+|\n", text) if len(s.split()) >= 3]
+    return found
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_identify_each_language_from_its_messages(code: str) -> None:
+    """Whole messages and single sentences of them come out as the language."""
+    for key in IDENTIFY_KEYS:
+        assert identify(catalogue(code).messages[key]) == code, key
+    placed = [identify(sentence) for sentence in sentences(code)]
+    assert all(found in (code, None) for found in placed), placed  # never another language
+    assert placed.count(code) >= 0.8 * len(placed), placed
+
+
+def test_identify_urdu_and_arabic_apart_by_their_letters() -> None:
+    assert identify("شکریہ") == "ur"  # Urdu "thank you": ہ, one word is enough
+    assert identify("شكرا جزيلا") == "ar"  # Arabic "thank you": ك ي
+    assert identify("ہاں") == "ur"
+
+
+def test_identify_says_nothing_when_unsure() -> None:
+    assert identify("hola") is None  # too short for langdetect
+    assert identify("OK") is None
+    assert identify("1 3") is None
+    assert identify("डॉक्टर बहुत अच्छे थे लेकिन इंतजार लंबा था") is None  # Hindi: not ours
+    assert identify("پزشک خیلی مهربان بود ولی انتظار طولانی بود") is None  # Persian
+    assert identify("Le médecin était très gentil mais l'attente était trop longue") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.anonymiser import AnonymisationError, Anonymised
+from bot.catalogue import available_languages
 from bot.questions import FLOW, next_question
 from bot.settings import trust_settings
 from bot.store import Store
@@ -216,6 +217,18 @@ def test_a_complaint_written_as_free_text_is_kept(survey: Survey) -> None:
         visit.say(answer)
     assert visit.say("Rude receptionist, I want to complain") == ["pals_info", "ask_barriers"]
     assert "rating_reason" in visit.answers()
+
+
+def test_nlu_guesses_about_control_characters_are_ignored_but_danger_is_not(
+    survey: Survey,
+) -> None:
+    visit = started(survey)
+    # a terminal escape NLU took for "stop": not understood, the question is asked again
+    assert visit.say("\x00\x01\x1b[31mred\x7f", "stop", 0.99) == [
+        "not_understood", "ask_respondent"]
+    assert visit.say("\x1b[0m\x07", "danger", 0.9) == ["signpost_danger", "ask_respondent"]
+    # a carriage return (as SMS phones send) is not garbling: the intent still counts
+    assert visit.say("I would like to finish now\r\n", "stop", 0.99) == ["ask_confirm_stop"]
 
 
 def test_on_a_free_text_question_only_exact_command_words_count(survey: Survey) -> None:
@@ -483,3 +496,25 @@ def test_contact_details_go_when_the_visit_is_deleted(survey: Survey, monkeypatc
     visit.say("stop")
     assert visit.say("delete") == ["stopped_deleted"]
     assert list_contacts(survey.store, key=key) == []
+
+
+def test_a_visit_in_a_language_added_as_one_file(survey: Survey, tmp_path) -> None:
+    """A new languages/xx.yml is in the menu, chosen by number, noticed, and its own
+    command word works: no code names it (tests/test_catalogue.py makes the file)."""
+    from tests.test_catalogue import EXTRA_WORDS, extra_language
+
+    with extra_language(tmp_path / "languages"):
+        visit = Visit(survey)
+        assert visit.say("hello") == ["ask_language"]
+        assert visit.say(str(len(available_languages()))) == ["welcome"]
+        assert visit.state.language == "xx" and visit.replies[0].language == "xx"
+        assert visit.say("yes") == ["ask_respondent"]
+        visit.say("1")
+        assert visit.say(EXTRA_WORDS["change_language"]) == ["ask_language"]
+        assert visit.say("English") == ["language_changed", "ask_service"]
+        assert visit.state.language == "en" and "respondent" in visit.answers()
+        # Writing in the new language's script gets the offer to carry on in it.
+        assert visit.say("डॉक्टर बहुत अच्छे थे लेकिन इंतजार लंबा था") == ["offer_language"]
+        assert visit.replies[0].language == "xx"
+        assert visit.say("1") == ["language_changed", "ask_service"]
+        assert visit.state.language == "xx"
