@@ -107,7 +107,7 @@ def report(tests: dict[str, list[tuple[str, str]]], model: Path) -> None:
         command_f1 = f1_score(truth, guess, labels=labels, average="macro", zero_division=0)
         flag = "" if command_f1 >= TARGET else "  below target"
         print(f"{code:<10}{len(pairs):>9}{accuracy_score(truth, guess):>10.2f}"
-              f"{command_f1:>12.2f}{flag}")
+              f"{command_f1:>12.3f}{flag}")
 
 
 def main() -> int:
