@@ -22,7 +22,6 @@ it in the menu, the danger words, language detection and the voices.
 from __future__ import annotations
 
 import ast
-import os
 import re
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tools import require_tool
 
 import bot.catalogue
 from bot import speech
@@ -182,12 +182,7 @@ def test_meta_describes_the_language(code: str) -> None:
 
 
 def test_espeak_ng_has_every_offline_voice_named() -> None:
-    binary = shutil.which("espeak-ng")
-    if binary is None:
-        message = "espeak-ng not installed: run .ci/install-speech.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    binary = require_tool("espeak-ng")
     listing = subprocess.run([binary, "--voices"], capture_output=True, text=True, check=True)
     voices = {line.split()[1] for line in listing.stdout.splitlines()[1:] if line.split()}
     named = {catalogue(code).espeak_voice for code in available_languages()} - {None}

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 import responses
+from tools import require_tool
 
 from bot import speech
 
@@ -123,24 +124,12 @@ def google():
 
 @pytest.fixture
 def espeak() -> str:
-    binary = shutil.which("espeak-ng")
-    if binary is None:
-        message = "espeak-ng not installed: run .ci/install-speech.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
+    return require_tool("espeak-ng")
 
 
 @pytest.fixture
 def ffmpeg() -> str:
-    binary = shutil.which("ffmpeg")
-    if binary is None:
-        message = "ffmpeg not installed: run .ci/install-speech.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
+    return require_tool("ffmpeg")
 
 
 @pytest.fixture

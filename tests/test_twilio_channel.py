@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import re
 import secrets
-import shutil
 import struct
 import time
 import wave
@@ -29,6 +27,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from rasa.core.channels.channel import UserMessage
+from tools import require_tool
 from twilio.request_validator import RequestValidator
 
 from actions.channels.twilio import (
@@ -468,11 +467,7 @@ async def test_an_offline_voice_wav_goes_to_whatsapp_as_ogg(
         fake: FakeTwilio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.speech as speech
 
-    if shutil.which("ffmpeg") is None:
-        message = "ffmpeg not installed: run .ci/install-speech.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tool("ffmpeg")
     cache = tmp_path / "audio"
     cache.mkdir()
     monkeypatch.setenv("AUDIO_CACHE_DIR", str(cache))
