@@ -69,8 +69,15 @@ async def every(interval: float, chore: Chore, store: Store) -> None:
     """
     while True:
         await asyncio.sleep(interval)
+        # Shielded, so stopping the server stops this loop at once even when a cancellation
+        # landing inside an HTTP client is swallowed there (asyncio.wait_for in Python 3.10
+        # can do that); the round in flight is then cancelled on its own.
+        job = asyncio.ensure_future(chore(store))
         try:
-            await chore(store)
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
         except Exception as error:  # noqa: BLE001 - a background chore must not die
             log.warning("%s failed: %s", chore.__name__, type(error).__name__)
 

@@ -32,7 +32,9 @@ def comment(store, language: str, text: str, question: str = "rating_reason") ->
 
 
 async def run_for(seconds: float, interval: float, chore, store) -> None:
-    """Let ``every`` run the chore for a while, then stop it as the server would."""
+    """Let ``every`` run a chore for a while, then stop it as the server would.
+
+    """
     task = asyncio.create_task(bot_server.every(interval, chore, store))
     await asyncio.sleep(seconds)
     task.cancel()
@@ -54,16 +56,31 @@ async def test_every_keeps_going_after_a_chore_fails(store, caplog):
     assert POLISH not in caplog.text
 
 
+async def test_every_stops_at_once_even_if_a_chore_swallows_its_cancellation(store):
+    finished: list[bool] = []
+
+    async def stubborn(_store) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:  # as a cancellation lost inside an HTTP client
+            pass
+        finished.append(True)
+
+    await asyncio.wait_for(run_for(0.1, 0.01, stubborn, store), timeout=5)
+    await asyncio.sleep(0)  # the round in flight is cancelled on its own
+    assert finished == [True]
+
+
 async def test_translation_waits_for_google_then_drains(store, fake_google):
     polish = comment(store, "pl", POLISH)
     fake_google.mode = "429"
-    await run_for(0.3, 0.05, bot_server.translate_once, store)
+    await bot_server.translate_once(store)
     [answer] = store.answers_for(polish)
     assert (answer.text_en, answer.translation_state) == (None, "pending")
 
     fake_google.mode = "up"
     fake_google.translations[POLISH] = "The nurse was very kind"
-    await run_for(0.3, 0.05, bot_server.translate_once, store)
+    await bot_server.translate_once(store)
     [answer] = store.answers_for(polish)
     assert (answer.text_en, answer.translation_state) == ("The nurse was very kind", "done")
     assert store.count_pending() == 0
@@ -76,11 +93,11 @@ async def test_themes_come_once_there_is_a_model(store, model, tmp_path, monkeyp
     waiting = store.unthemed_answers(10, question_keys=themes.QUESTION_KINDS)
     assert len(waiting) == 2
 
-    await run_for(0.2, 0.05, bot_server.theme_once, store)  # no model yet: nothing, no error
+    await bot_server.theme_once(store)  # no model yet: nothing, no error
     assert len(store.unthemed_answers(10, question_keys=themes.QUESTION_KINDS)) == 2
 
     themes.save(model, tmp_path / "themes.joblib")
-    await run_for(0.5, 0.05, bot_server.theme_once, store)
+    await run_for(1.0, 0.05, bot_server.theme_once, store)  # as the server runs it
     assert store.unthemed_answers(10, question_keys=themes.QUESTION_KINDS) == []
     for answer in waiting:
         tagged = store.themes_for(answer.answer_id)
