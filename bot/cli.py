@@ -6,7 +6,9 @@
                          [--database-url URL]
     patient-voice translate-pending [--limit N] [--timeout SECONDS] [--database-url URL]
     patient-voice migrate [--database-url URL]
-    patient-voice staff create-user NAME [--password-stdin] [--database-url URL]
+    patient-voice staff create-user NAME [--role engagement|safeguarding] [--password-stdin]
+                                   [--database-url URL]
+    patient-voice staff list-users [--database-url URL]
     patient-voice staff serve
     patient-voice themes train [--data FILE.csv] [--if-missing]
                                [--with-corrections|--without-corrections]
@@ -288,13 +290,21 @@ def _export_report(args: argparse.Namespace, summary) -> int:
 
 
 def _add_staff_parser(commands, common: argparse.ArgumentParser) -> None:
+    from bot.staff.models import ROLES
+
     staff = commands.add_parser("staff", help="the staff web app: accounts and server")
     actions = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
     create = actions.add_parser("create-user", parents=[common],
                                 help="create a staff account (or set a new password)")
     create.add_argument("name", help="user name (no spaces)")
+    create.add_argument("--role", choices=ROLES,
+                        help="safeguarding: may also see the needs-attention queue of flagged "
+                        "messages (default: engagement for a new account; an existing "
+                        "account keeps its role)")
     create.add_argument("--password-stdin", action="store_true",
                         help="read the password from the first line of standard input")
+    actions.add_parser("list-users", parents=[common],
+                       help="list the staff accounts with their roles")
     actions.add_parser("serve", help="run the staff app (STAFF_HOST, STAFF_PORT)")
 
 
@@ -304,6 +314,27 @@ def _staff(args: argparse.Namespace) -> int:
 
         serve()
         return 0
+    if args.staff_command == "list-users":
+        return _list_users(args)
+    return _create_user(args)
+
+
+def _list_users(args: argparse.Namespace) -> int:
+    """One line per account: name, role, the day it was made."""
+    from bot.staff.auth import Auth
+    from bot.store import Store
+
+    store = Store(args.database_url)
+    try:
+        users = Auth(store).users()
+    finally:
+        store.close()
+    for user in users:
+        print(f"{user.name}\t{user.role}\t{user.created_on.isoformat()}")
+    return 0
+
+
+def _create_user(args: argparse.Namespace) -> int:
     from bot.staff.auth import AccountError, Auth
     from bot.store import Store
 
@@ -318,7 +349,7 @@ def _staff(args: argparse.Namespace) -> int:
             return 2
     store = Store(args.database_url)
     try:
-        Auth(store).create_user(args.name, password)
+        Auth(store).create_user(args.name, password, role=args.role)
     except AccountError as error:
         print(f"patient-voice: {error}", file=sys.stderr)
         return 2

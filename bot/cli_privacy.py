@@ -18,7 +18,8 @@ def add_parsers(commands, common: argparse.ArgumentParser) -> None:
                                    help="delete a response by its receipt code (staff, on request)")
     withdraw.add_argument("receipt", help="the patient's receipt code, e.g. PV-ABC234")
     purge = commands.add_parser("purge", parents=[common],
-                                help="delete what is older than the trust's retention settings")
+                                help="delete what is older than the trust's retention settings "
+                                "(answers, contacts, audio, the safeguarding review queue)")
     purge.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
     contacts = commands.add_parser("contacts", parents=[common],
                                    help="co-production contact details (needs CONTACT_KEY)")
@@ -56,15 +57,20 @@ def _withdraw(store, args: argparse.Namespace) -> int:
 
 
 def _purge(store, args: argparse.Namespace) -> int:
+    """Answers, contact requests, cached audio and the safeguarding review queue, each by its
+    own retention setting; each writes its own audit line (counts only)."""
     from bot.erasure import purge
+    from bot.safety.review import purge_reviews
 
     settings = trust_settings()
     report = purge(store, answers_days=settings.retention_days,
                    contact_days=settings.contact_days,
                    audio_dir=PROJECT_ROOT / "var" / "audio", dry_run=args.dry_run)
+    reviews = purge_reviews(store, older_than_days=settings.safeguarding.review_days,
+                            dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {report.responses} responses, {report.contacts} contact requests, "
-          f"{report.audio_files} audio files")
+          f"{report.audio_files} audio files, {reviews} messages kept for safeguarding review")
     return 0
 
 

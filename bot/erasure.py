@@ -5,7 +5,8 @@
 * ``purge`` deletes what is older than the trust's retention settings: responses by the
   day they were started, contact requests by their expiry day, and cached audio.
 * The audit log says what happened, on which day, by whom (patient, staff, system) and
-  to how many rows: never which response, never any content.
+  to how many rows: never which response, never any content. ``bot.safety.review`` writes
+  its acknowledgements and purges here too (:func:`audit_row`, in its own transactions).
 
 Rasa's tracker store needs no purge: it lives in memory and forgets a conversation
 after 30 idle minutes (actions/tracker_store.py).
@@ -20,9 +21,9 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from bot.store import AuditRow, ContactRow, ResponseRow, Store
+from bot.store import AUDIT_ACTIONS, AuditRow, ContactRow, ResponseRow, Store
 
-ACTIONS = ("withdraw", "purge", "export", "contact_deleted")
+ACTIONS = AUDIT_ACTIONS
 ACTORS = ("patient", "staff", "system")
 
 
@@ -41,12 +42,19 @@ class PurgeReport:
     audio_files: int
 
 
-def record(store: Store, action: str, actor: str, count: int) -> None:
-    """Write one audit line (no ids, no content)."""
+def audit_row(store: Store, action: str, actor: str, count: int) -> AuditRow:
+    """One audit line (no ids, no content), to add in the caller's own transaction when the
+    line must be written together with the change it records (or not at all)."""
     if action not in ACTIONS or actor not in ACTORS:
         raise ValueError("unknown audit action or actor")
+    return AuditRow(happened_on=store.today(), action=action, actor=actor, count=count)
+
+
+def record(store: Store, action: str, actor: str, count: int) -> None:
+    """Write one audit line (no ids, no content)."""
+    row = audit_row(store, action, actor, count)
     with store.session() as s, s.begin():
-        s.add(AuditRow(happened_on=store.today(), action=action, actor=actor, count=count))
+        s.add(row)
 
 
 def audit_log(store: Store) -> list[AuditEntry]:

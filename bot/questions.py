@@ -76,6 +76,9 @@ class Question:
     when: Condition | None = None
     exclusive: tuple[str, ...] = ()  # multi: options that mean "none of these"
     prompt: str | None = None  # message key, when it is not "ask_<key>"
+    # About the patient: a carer, relative or advocate answering is asked about the person
+    # they help, in words that say so ("<response key>_helper").
+    about_patient: bool = False
 
     def applies(self, choices: Choices) -> bool:
         return self.when is None or self.when(choices)
@@ -84,8 +87,31 @@ class Question:
     def response_key(self) -> str:
         return self.prompt or f"ask_{self.key}"
 
+    @property
+    def helper_response_key(self) -> str:
+        return f"{self.response_key}_helper" if self.about_patient else self.response_key
+
+    def prompt_for(self, choices: Choices) -> str:
+        """The message key that asks this question of whoever is answering."""
+        return self.helper_response_key if answered_by_helper(choices) else self.response_key
+
+
+def answered_by_helper(choices: Choices) -> bool:
+    return choices.get("respondent") == ["helper"]
+
 
 ABOUT_YOU = answered("about_you", "yes")
+
+
+def self_described_adult(choices: Choices) -> bool:
+    """Sexual orientation and gender identity: asked only of the person themselves, 16 or over.
+
+    NHS monitoring of these is for people aged 16 and over, and they are the person's own
+    to say: a carer answering is not asked them about the person they help.
+    """
+    return ABOUT_YOU(choices) and not answered_by_helper(choices) and (
+        choices.get("age_band") != ["age_under_16"])
+
 
 FLOW: tuple[Question, ...] = (
     Question("welcome", "choice", ("start", "not_now"), stored=False, skippable=False,
@@ -98,25 +124,28 @@ FLOW: tuple[Question, ...] = (
     Question("barriers", "multi", BARRIERS, exclusive=("nothing",)),
     Question("barriers_more", "text", when=barriers_named),
     Question("improve", "text"),
-    Question("about_you", "choice", ("yes", "no")),
-    Question("age_band", "choice", AGE_BANDS, when=ABOUT_YOU),
-    Question("ethnic_group", "choice", (*ETHNIC_DETAIL, "prefer_not"), when=ABOUT_YOU),
+    Question("about_you", "choice", ("yes", "no"), about_patient=True),
+    Question("age_band", "choice", AGE_BANDS, when=ABOUT_YOU, about_patient=True),
+    Question("ethnic_group", "choice", (*ETHNIC_DETAIL, "prefer_not"), when=ABOUT_YOU,
+             about_patient=True),
     *(
-        Question(group, "choice", detail, when=all_of(ABOUT_YOU, answered("ethnic_group", group)))
+        Question(group, "choice", detail, about_patient=True,
+                 when=all_of(ABOUT_YOU, answered("ethnic_group", group)))
         for group, detail in ETHNIC_DETAIL.items()
     ),
-    Question("religion", "choice", RELIGIONS, when=ABOUT_YOU),
+    Question("religion", "choice", RELIGIONS, when=ABOUT_YOU, about_patient=True),
     Question("sexual_orientation", "choice",
              ("straight", "gay_lesbian", "bisexual", "orientation_other", "prefer_not"),
-             when=ABOUT_YOU),
-    Question("gender_identity", "choice", ("yes", "no", "prefer_not"), when=ABOUT_YOU),
-    Question("long_term_condition", "choice", ("yes", "no", "prefer_not"), when=ABOUT_YOU),
+             when=self_described_adult),
+    Question("gender_identity", "choice", ("yes", "no", "prefer_not"), when=self_described_adult),
+    Question("long_term_condition", "choice", ("yes", "no", "prefer_not"), when=ABOUT_YOU,
+             about_patient=True),
     Question("condition_impact", "choice",
              ("impact_a_lot", "impact_a_little", "impact_not_at_all", "prefer_not"),
-             when=all_of(ABOUT_YOU, answered("long_term_condition", "yes"))),
+             when=all_of(ABOUT_YOU, answered("long_term_condition", "yes")), about_patient=True),
     Question("communication_needs", "multi", COMMUNICATION_NEEDS,
-             exclusive=("no_needs", "prefer_not"), when=ABOUT_YOU),
-    Question("housing", "choice", HOUSING, when=ABOUT_YOU),
+             exclusive=("no_needs", "prefer_not"), when=ABOUT_YOU, about_patient=True),
+    Question("housing", "choice", HOUSING, when=ABOUT_YOU, about_patient=True),
     Question("involvement", "choice", ("yes", "no")),
     # Kept apart from the answers, encrypted (bot/contacts.py); asked only with CONTACT_KEY.
     Question("contact_details", "text", stored=False,
@@ -132,10 +161,14 @@ LANGUAGE = Question("language", "choice", stored=False, skippable=False)
 # "It looks like you are writing in Polish. Shall we carry on in Polish?"
 OFFER_LANGUAGE = Question("offer_language", "choice", ("yes", "no"), stored=False,
                           skippable=False, prompt="offer_language")
-ASIDES = (CONFIRM_STOP, LANGUAGE, OFFER_LANGUAGE)  # questions outside the flow
+# After the help that fits a danger message: carry on with the questions, or stop for now.
+SAFETY_CHECK = Question("safety_check", "choice", ("carry_on", "stop_now"), stored=False,
+                        skippable=False)
+ASIDES = (CONFIRM_STOP, LANGUAGE, OFFER_LANGUAGE, SAFETY_CHECK)  # questions outside the flow
 
 QUESTIONS: dict[str, Question] = {q.key: q for q in (*FLOW, *ASIDES)}
-BY_RESPONSE_KEY: dict[str, Question] = {q.response_key: q for q in QUESTIONS.values()}
+BY_RESPONSE_KEY: dict[str, Question] = {
+    key: q for q in QUESTIONS.values() for key in {q.response_key, q.helper_response_key}}
 
 
 def question(key: str) -> Question:

@@ -31,6 +31,8 @@ def trust_params(settings: TrustSettings, language: str) -> dict[str, str]:
         "engagement_phone": settings.engagement_team.phone,
         "engagement_email": settings.engagement_team.email,
         "contact_days": str(settings.contact_days),
+        # A trust without its own safeguarding line in the settings: PALS passes concerns on.
+        "safeguarding_phone": settings.safeguarding.phone or settings.pals.phone,
     }
 
 

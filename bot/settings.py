@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.safety.kinds import REVIEWED_BY_DEFAULT, RISK_KINDS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TRUST_FILE = PROJECT_ROOT / "config" / "trust.yml"
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'patient_voice.db'}"
@@ -34,6 +36,17 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Safeguarding:
+    """The trust's safeguarding team and what it asks the bot to keep for review."""
+
+    phone: str = ""  # shown to patients for an adult at risk ({safeguarding_phone})
+    email: str = ""
+    review_kinds: tuple[str, ...] = REVIEWED_BY_DEFAULT  # kept in the needs-attention queue
+    review_days: int = 30  # flagged messages are purged after this many days
+    alert_email: str = ""  # optional: a content-free e-mail when something needs review
+
+
+@dataclass(frozen=True)
 class TrustSettings:
     trust_names: dict[str, str]
     services: tuple[Service, ...]
@@ -45,6 +58,7 @@ class TrustSettings:
     staff_names: tuple[str, ...] = ()
     ward_names: tuple[str, ...] = ()
     site_names: tuple[str, ...] = ()
+    safeguarding: Safeguarding = Safeguarding()
 
     def trust_name(self, language: str) -> str:
         return self.trust_names.get(language) or self.trust_names["en"]
@@ -75,6 +89,25 @@ def _name_list(raw: dict, key: str) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value if str(v).strip())
 
 
+def _safeguarding(raw: dict) -> Safeguarding:
+    entry = raw.get("safeguarding") or {}
+    if not isinstance(entry, dict):
+        raise SettingsError("safeguarding must be a mapping")
+    kinds = entry.get("review_kinds", list(REVIEWED_BY_DEFAULT))
+    if not isinstance(kinds, list) or not set(map(str, kinds)) <= set(RISK_KINDS):
+        raise SettingsError(f"safeguarding.review_kinds must be some of {', '.join(RISK_KINDS)}")
+    days = int(entry.get("review_days", 30))
+    if days < 1:
+        raise SettingsError("safeguarding.review_days must be at least 1")
+    return Safeguarding(
+        phone=str(entry.get("phone") or ""),
+        email=str(entry.get("email") or ""),
+        review_kinds=tuple(str(kind) for kind in kinds),
+        review_days=days,
+        alert_email=str(entry.get("alert_email") or ""),
+    )
+
+
 def parse_trust_settings(raw: dict) -> TrustSettings:
     services = tuple(
         Service(key=str(item["key"]), names=_names(item.get("name"), f"service {item.get('key')}"))
@@ -94,6 +127,7 @@ def parse_trust_settings(raw: dict) -> TrustSettings:
         staff_names=_name_list(raw, "staff_names"),
         ward_names=_name_list(raw, "ward_names"),
         site_names=_name_list(raw, "site_names"),
+        safeguarding=_safeguarding(raw),
     )
 
 
@@ -130,3 +164,32 @@ def themes_interval() -> float:
 def contacts_enabled() -> bool:
     """Ask for co-production contact details only when they can be encrypted (CONTACT_KEY)."""
     return bool(os.environ.get("CONTACT_KEY"))
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where content-free safeguarding alerts are sent from (environment, not trust file)."""
+
+    host: str
+    port: int
+    sender: str
+    starttls: bool
+    user: str
+    password: str
+    timeout: float
+
+
+def smtp_settings() -> SmtpSettings | None:
+    """SMTP for alerts, or None when ``SMTP_HOST`` is unset (alerts off)."""
+    host = os.environ.get("SMTP_HOST", "")
+    if not host:
+        return None
+    return SmtpSettings(
+        host=host,
+        port=int(os.environ.get("SMTP_PORT", "25")),
+        sender=os.environ.get("SMTP_FROM", "patient-voice@localhost"),
+        starttls=os.environ.get("SMTP_STARTTLS", "") in ("1", "true", "yes", "on"),
+        user=os.environ.get("SMTP_USER", ""),
+        password=os.environ.get("SMTP_PASSWORD", ""),
+        timeout=float(os.environ.get("SMTP_TIMEOUT_SECONDS", "10")),
+    )

@@ -180,12 +180,21 @@ class ThemeCorrectionRow(Base):
     created_on = Column(Date, nullable=False)
 
 
+# What the audit log can say happened (a new one needs a migration of the check constraint).
+AUDIT_ACTIONS = ("withdraw", "purge", "export", "contact_deleted",
+                 "safety_review_acknowledged", "safety_review_purged")
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """The SQL of a check constraint: ``column IN ('a', 'b')``."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
 # Withdrawals and purges (bot/erasure.py): what, when, by whom, how many; never content.
 class AuditRow(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
-        CheckConstraint("action IN ('withdraw', 'purge', 'export', 'contact_deleted')",
-                        name="audit_action"),
+        CheckConstraint(one_of("action", AUDIT_ACTIONS), name="audit_action"),
         CheckConstraint("actor IN ('patient', 'staff', 'system')", name="audit_actor"),
     )
 
@@ -953,6 +962,7 @@ def _export_row(answer: Row, response: ResponseRow | Row) -> dict:
     }
 
 
-# The staff app's tables (accounts, sessions) live with the staff app but share this
-# metadata, so the schema check and Alembic see one whole schema.
+# The staff app's tables (accounts, sessions) and the safeguarding review queue live with
+# their modules but share this metadata, so the schema check and Alembic see one whole schema.
+import bot.safety.models  # noqa: E402, F401
 import bot.staff.models  # noqa: E402, F401

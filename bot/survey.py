@@ -20,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.anonymiser import AnonymisationError, Anonymised, anonymise
 from bot.catalogue import (
     DEFAULT_LANGUAGE,
     Catalogue,
-    all_danger_words,
     available_languages,
     catalogue,
     normalise_words,
@@ -38,10 +39,13 @@ from bot.questions import (
     LANGUAGE,
     OFFER_LANGUAGE,
     QUESTIONS,
+    SAFETY_CHECK,
     Question,
     next_question,
     option_labels,
 )
+from bot.safety import review
+from bot.safety.detector import NO_RISK, Risk, detector
 from bot.settings import TrustSettings, trust_settings
 from bot.store import Store
 
@@ -197,20 +201,6 @@ def contains_any(text: str, phrases: tuple[str, ...]) -> bool:
     return any(f" {phrase} " in padded for phrase in phrases)
 
 
-def danger_by_words(message: Message) -> bool:
-    return contains_any(message.text, all_danger_words())
-
-
-def is_danger(message: Message, *, trust_intent: bool = True) -> bool:
-    """Danger by NLU or by the word list of any language: either is enough.
-
-    Over-signposting is the safe error.
-    """
-    by_intent = trust_intent and message.intent == "danger" and (
-        message.confidence >= SAFETY_CONFIDENCE)
-    return by_intent or danger_by_words(message)
-
-
 def is_complaint(message: Message, words: Catalogue, *, trust_intent: bool = True) -> bool:
     by_intent = trust_intent and message.intent == "complaint" and (
         message.confidence >= SAFETY_CONFIDENCE)
@@ -230,15 +220,30 @@ class Survey:
         store: Store,
         settings: TrustSettings | None = None,
         anonymiser: Callable[[str], Anonymised] = anonymise,
+        assess: Callable[..., Risk] | None = None,
     ) -> None:
         self.store = store
         self._settings = settings
         self.anonymise = anonymiser
+        self._assess = assess  # bot.safety.detector's by default (loaded when first needed)
 
     @property
     def settings(self) -> TrustSettings:
         """Fixed settings (tests) or the trust file, re-read when it changes."""
         return self._settings or trust_settings()
+
+    def risk(self, message: Message, *, plain_answer: bool) -> Risk:
+        """The danger in a message, by the safety detector, before anything else.
+
+        A message that plainly picks an offered choice ("No settled home"), or a button's
+        payload, is an answer: only a danger phrase turns it into a danger signal.
+        """
+        assess = self._assess or detector().assess
+        by_intent = message.intent == "danger" and message.confidence >= SAFETY_CONFIDENCE
+        if not (plain_answer or is_payload(message.text)):
+            return assess(message.text, intent_danger=by_intent)
+        found = assess(message.text)
+        return found if "phrase" in found.signals else NO_RISK
 
     # -- the turn -------------------------------------------------------------------
 
@@ -253,16 +258,12 @@ class Survey:
         if state.current is None and language in available_languages():
             state.language = language
         turn = _Turn(self, state, message, known_channel(channel))
-        # A message that is plainly one of the offered choices ("No settled home") is an
-        # answer, whatever NLU makes of it; the danger word list still applies to it.
         answer = turn.is_choice_answer()
-        danger = is_danger(message, trust_intent=not answer)
+        risk = self.risk(message, plain_answer=answer)
         complaint = is_complaint(message, turn.words, trust_intent=not answer)
-        # Safety words go out in the language the patient wrote in, if we can tell.
-        spoken = (turn.spoken or state.language) if danger else state.language
-        replies = [Reply("signpost_danger", language=spoken)] * danger
-        replies += [Reply("pals_info")] * complaint
-        return replies + turn.run(danger=danger, complaint=complaint)
+        if risk.danger:
+            return turn.safety(risk, complaint=complaint)
+        return [Reply("pals_info")] * complaint + turn.run(complaint=complaint)
 
 
 @dataclass
@@ -294,7 +295,7 @@ class _Turn:
         """The language the message is written in, when it is long and clear enough."""
         return None if is_payload(self.message.text) else identify(self.message.text)
 
-    def run(self, *, danger: bool = False, complaint: bool = False) -> list[Reply]:
+    def run(self, *, complaint: bool = False) -> list[Reply]:
         fresh = self.state.current is None
         if fresh:
             self.state.current = LANGUAGE.key  # first of all: which language
@@ -306,19 +307,84 @@ class _Turn:
             return self.offer_language() or [self.ask()]
         if self.state.finished:
             return self.after_finish(command)
-        # After signposting, carry on where we were: the question is asked again. On a
-        # free-text question, a message flagged by NLU alone (no danger phrase) is most
-        # likely feedback ("more buses" once read as danger), so it is kept as the answer,
-        # as is a complaint (PALS details were given).
-        if question.kind != "text" and (danger or complaint):
-            return [self.ask()]
-        if question.kind == "text" and danger and danger_by_words(self.message):
+        # After PALS details, a choice question is asked again; a complaint written as a
+        # free-text answer is kept as the answer.
+        if question.kind != "text" and complaint:
             return [self.ask()]
         if command:
             return getattr(self, f"do_{command}")(question)
         if question.kind == "text":
             return self.answer_text(question)
         return self.answer_choice(question)
+
+    # -- safety ---------------------------------------------------------------------
+
+    def safety(self, risk: Risk, *, complaint: bool = False) -> list[Reply]:
+        """The help that fits the kind, in the language written in; then carry on or stop.
+
+        The danger message is not stored as an answer. One exception: on a free-text
+        question a message flagged by the survey's NLU alone (neither the detector's model
+        nor a phrase) is most likely feedback ("more buses" was once read as danger), so it
+        is signposted, kept as the answer, and the visit goes on.
+        """
+        fresh = self.state.current is None
+        spoken = self.spoken or self.language
+        if fresh and self.spoken:
+            self.state.language = self.spoken  # the very first message: its language
+        nlu_only = risk.signals == ("intent",)  # the model's kind is a guess: general help
+        help_key = f"safety_{risk.kind}" if risk.kind and not nlu_only else "signpost_danger"
+        replies = [Reply("safety_intro", language=spoken), Reply(help_key, language=spoken)]
+        question = QUESTIONS[self.state.current] if self.state.current else None
+        if question is not None and question.kind == "text" and nlu_only:
+            return replies + [Reply("pals_info")] * complaint + self.run(complaint=complaint)
+        replies += [self.follow_up(risk, spoken), *[Reply("pals_info")] * complaint]
+        if self.state.finished:
+            return replies
+        self.remember_place(fresh)
+        self.state.current = SAFETY_CHECK.key
+        return [*replies, self.ask()]
+
+    def remember_place(self, fresh: bool) -> None:
+        """Where "carry on" goes back to: the question, or the language menu at the start."""
+        current = self.state.current
+        if fresh:  # nothing chosen yet: the language menu, as at any start
+            self.state.resume = LANGUAGE.key
+        elif current == LANGUAGE.key and self.state.resume is None:
+            self.state.resume = LANGUAGE.key
+        elif current not in ASIDE_KEYS:
+            self.state.resume = current
+
+    def follow_up(self, risk: Risk, language: str) -> Reply:
+        """Say honestly what happens next: kept for the safeguarding team, or not."""
+        wanted = risk.kind in self.survey.settings.safeguarding.review_kinds
+        if wanted and self.keep_for_review(risk.kind or "", language):
+            return Reply("safety_kept_for_review", language=language)
+        return Reply("safety_not_kept", language=language)
+
+    def keep_for_review(self, kind: str, language: str) -> bool:
+        """An anonymised copy for the needs-attention queue; nothing if that cannot be done."""
+        text = self.message.text
+        if not text or is_payload(text):
+            return False
+        try:
+            cleaned = self.survey.anonymise(text)
+            service = (self.state.choices.get("service") or [None])[0]
+            review.keep_for_review(self.store, kind=kind, service=service, language=language,
+                                   text=cleaned.text)
+        except AnonymisationError:
+            log.error("anonymiser failed; a %s message was not kept for review", kind)
+            return False
+        except SQLAlchemyError:
+            log.error("store failed; a %s message was not kept for review", kind)
+            return False
+        return True
+
+    def after_safety_check(self, choice: str) -> list[Reply]:
+        if choice == "carry_on":
+            return self.back_from_aside()
+        if self.state.response_id is None:
+            return self.finish_without_saving()
+        return self.finish("stopped")
 
     # -- understanding ------------------------------------------------------------
 
@@ -403,7 +469,7 @@ class _Turn:
         if question.key == OFFER_LANGUAGE.key:
             offered = self.words
             return Reply(question.response_key, {"language_name": offered.name}, offered.code)
-        return Reply(question.response_key, language=self.language)
+        return Reply(question.prompt_for(self.state.choices), language=self.language)
 
     def not_understood(self) -> list[Reply]:
         return self.offer_language() or [Reply("not_understood"), self.ask()]
@@ -435,6 +501,8 @@ class _Turn:
             return self.begin() if picked == ["start"] else self.finish_without_saving()
         if question.key == CONFIRM_STOP.key:
             return self.confirm_stop(picked[0])
+        if question.key == SAFETY_CHECK.key:
+            return self.after_safety_check(picked[0])
         if question.key == LANGUAGE.key:
             return self.choose_language(picked[0])
         if question.key == OFFER_LANGUAGE.key:

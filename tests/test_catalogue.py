@@ -49,7 +49,8 @@ from bot.catalogue import (
 from bot.language_id import identify, main_script, script_of
 from bot.questions import QUESTIONS
 from bot.settings import trust_settings
-from bot.survey import Message, is_danger
+from bot.safety.detector import phrase_hit
+from bot.safety.kinds import RISK_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,15 +59,18 @@ CODE_KEYS = {
     "signpost_danger", "pals_info", "help", "not_understood", "back_at_start", "cannot_skip",
     "answer_not_saved", "stopped_kept", "stopped_deleted", "stopped_nothing_saved",
     "started_again", "withdrawn", "withdraw_not_found", "withdraw_how", "finished",
+    "safety_intro", "safety_kept_for_review", "safety_not_kept",
+    *(f"safety_{kind}" for kind in RISK_KINDS),
 }
 KNOWN_PLACEHOLDERS = {"trust_name", "pals_phone", "pals_email", "engagement_phone", "language_name",
-                      "contact_days",
+                      "contact_days", "safeguarding_phone",
                       "engagement_email", "receipt"}
 
 
 def test_every_question_and_message_the_code_uses_has_words() -> None:
     english = catalogue("en")
-    wanted = CODE_KEYS | {q.response_key for q in QUESTIONS.values() if q.key != "welcome"}
+    wanted = CODE_KEYS | {key for q in QUESTIONS.values() if q.key != "welcome"
+                          for key in (q.response_key, q.helper_response_key)}
     assert wanted <= set(english.messages)
     choices = {v for q in QUESTIONS.values() for v in q.options} | {"service_other", "skip"}
     assert choices <= set(english.choices)
@@ -80,7 +84,15 @@ TEXT_SECTIONS = ("messages", "choices", "widget", "easy_read")  # placeholders a
 NULLABLE_META = {"distinctive_letters", "gtts_voice", "espeak_voice"}
 # Numbers a patient may need to dial or text, written with these digits in every language.
 SIGNPOST_NUMBERS = {"signpost_danger": ("999", "111", "116 123", "85258", "0800 1111"),
-                    "signpost_end": ("111", "999")}
+                    "signpost_end": ("111", "999"),
+                    # the help that fits each kind of risk (bot.safety)
+                    "safety_suicide_self_harm": ("999", "55", "116 123", "85258", "111"),
+                    "safety_overdose_poisoning": ("999", "55", "111"),
+                    "safety_medical_emergency": ("999", "55", "111"),
+                    "safety_domestic_abuse": ("999", "55", "0808 2000 247", "020 7008 0151"),
+                    "safety_child_at_risk": ("999", "0808 800 5000", "0800 1111"),
+                    "safety_adult_at_risk": ("999",),
+                    "safety_threat_to_others": ("999", "55", "111", "116 123")}
 _NUMBER = re.compile(r"\d+")
 
 
@@ -278,7 +290,7 @@ async def test_a_new_language_file_is_picked_up_without_code(tmp_path: Path) -> 
         words = catalogue("xx")
         assert (words.name, words.script, words.code) == ("परीक्षा", "DEVANAGARI", "xx")
         assert normalise_words(EXTRA_WORDS["danger"]) in all_danger_words()
-        assert is_danger(Message(f"मुझे {EXTRA_WORDS['danger']} है"), trust_intent=False)
+        assert phrase_hit(f"मुझे {EXTRA_WORDS['danger']} है")
         # A script only the new language uses is enough to notice it.
         assert identify("डॉक्टर बहुत अच्छे थे लेकिन इंतजार लंबा था") == "xx"
         assert identify(catalogue("pl").messages["ask_barriers"]) == "pl"

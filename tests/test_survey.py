@@ -194,21 +194,50 @@ def test_stop_before_starting_saves_nothing(survey: Survey) -> None:
     assert visit.say("stop") == ["stopped_nothing_saved"]
 
 
-def test_danger_signposts_first_and_re_asks_a_choice(survey: Survey) -> None:
+SAFETY_CHECK = ["safety_not_kept", "ask_safety_check"]
+
+
+def test_danger_gets_the_help_of_its_kind_then_carry_on_or_stop(survey: Survey) -> None:
     visit = started(survey)
-    assert visit.say("I feel suicidal") == ["signpost_danger", "ask_respondent"]
-    assert visit.say("not sure", "danger", 0.9) == ["signpost_danger", "ask_respondent"]
+    assert visit.say("I feel suicidal") == [
+        "safety_intro", "safety_suicide_self_harm", *SAFETY_CHECK]
+    assert visit.say("1") == ["ask_respondent"]  # carry on: the same question again
+    assert visit.say("not sure", "danger", 0.9)[0] == "safety_intro"  # NLU alone is enough
+    assert visit.say("carry on") == ["ask_respondent"]
     assert visit.say("1") == ["ask_service"]
 
 
-def test_danger_in_free_text_is_signposted_and_the_question_asked_again(survey: Survey) -> None:
+def test_stop_after_danger_keeps_what_was_said(survey: Survey) -> None:
+    visit = started(survey)
+    visit.say("1")
+    assert visit.say("i have saved up all my tablets to take tonight")[-1] == "ask_safety_check"
+    assert visit.say("stop") == ["stopped_kept", "thanks", "signpost_end"]
+    assert visit.answers()["respondent"].choices == ["patient"]
+
+
+def test_danger_in_free_text_is_not_kept_as_an_answer(survey: Survey) -> None:
     visit = started(survey)
     for answer in ("1", "1", "5"):
         visit.say(answer)
     keys = visit.say("The staff ignored me and now I want to end my life")
-    assert keys == ["signpost_danger", "ask_rating_reason"]
+    assert keys == ["safety_intro", "safety_suicide_self_harm", *SAFETY_CHECK]
     assert "rating_reason" not in visit.answers()
+    assert visit.say("carry on") == ["ask_rating_reason"]
     assert visit.say("They did not listen to me") == ["ask_barriers"]
+
+
+def test_someone_else_at_risk_is_kept_for_the_safeguarding_team(survey: Survey) -> None:
+    from bot.safety.review import open_reviews
+
+    visit = started(survey)
+    visit.say("1")
+    visit.say("1")  # the first service of the trust
+    keys = visit.say("the carers at my mums home leave her in wet sheets all day, call 07700 900123")
+    assert keys == ["safety_intro", "safety_adult_at_risk", "safety_kept_for_review",
+                    "ask_safety_check"]
+    [kept] = open_reviews(survey.store)
+    assert kept.kind == "adult_at_risk" and kept.service == trust_settings().service_keys()[0]
+    assert "07700" not in kept.text and "wet sheets" in kept.text
 
 
 def test_a_complaint_written_as_free_text_is_kept(survey: Survey) -> None:
@@ -226,7 +255,8 @@ def test_nlu_guesses_about_control_characters_are_ignored_but_danger_is_not(
     # a terminal escape NLU took for "stop": not understood, the question is asked again
     assert visit.say("\x00\x01\x1b[31mred\x7f", "stop", 0.99) == [
         "not_understood", "ask_respondent"]
-    assert visit.say("\x1b[0m\x07", "danger", 0.9) == ["signpost_danger", "ask_respondent"]
+    assert visit.say("\x1b[0m\x07", "danger", 0.9)[0] == "safety_intro"
+    assert visit.say("1") == ["ask_respondent"]
     # a carriage return (as SMS phones send) is not garbling: the intent still counts
     assert visit.say("I would like to finish now\r\n", "stop", 0.99) == ["ask_confirm_stop"]
 
@@ -275,8 +305,8 @@ def test_a_failed_re_answer_does_not_leave_the_old_answer(store: Store) -> None:
 
 def test_danger_before_anything_else(survey: Survey) -> None:
     visit = Visit(survey)
-    assert visit.say("someone is hurting me", "danger", 0.99) == [
-        "signpost_danger", "ask_language"]
+    assert visit.say("someone is hurting me", "danger", 0.99)[-1] == "ask_safety_check"
+    assert visit.say("1") == ["ask_language"]  # carry on: the language menu, as at any start
 
 
 def test_complaint_gets_pals_and_the_question_again(survey: Survey) -> None:
@@ -433,8 +463,9 @@ def test_danger_in_another_language_is_signposted_in_that_language(survey: Surve
     visit = started(survey)
     replies = survey.handle(visit.state, Message("Rwy'n meddwl am hunanladdiad bob dydd nawr"),
                             language="en", channel="rest")
-    assert replies[0].key == "signpost_danger" and replies[0].language == "cy"
-    assert replies[-1].key == "ask_respondent" and replies[-1].language == "en"
+    assert [r.key for r in replies[:2]] == ["safety_intro", "safety_suicide_self_harm"]
+    assert {r.language for r in replies[:3]} == {"cy"}
+    assert replies[-1].key == "ask_safety_check" and replies[-1].language == "en"
 
 
 def test_contact_details_are_asked_only_with_a_key_and_kept_apart(
@@ -473,7 +504,8 @@ def test_free_text_flagged_by_nlu_alone_is_signposted_and_kept(survey: Survey) -
     visit = started(survey)
     for answer in ("1", "1", "5"):
         visit.say(answer)
-    assert visit.say("More buses please", "danger", 0.97) == ["signpost_danger", "ask_barriers"]
+    assert visit.say("More buses please", "danger", 0.97) == [
+        "safety_intro", "signpost_danger", "ask_barriers"]
     assert visit.answers()["rating_reason"].text == "More buses please"
 
 

@@ -1,9 +1,11 @@
 """The staff web app (Sanic): login, dashboard, feedback list, theme corrections, exports,
-withdrawal.
+withdrawal, and the safeguarding review queue.
 
 Every page needs a live session except ``/login`` and ``/static/``; every POST needs the
 session's CSRF token (the login form a double-submit cookie). Pages are rendered on the
 server with Jinja2 (autoescape), with no JavaScript at all, under a strict CSP.
+``/needs-attention`` (flagged messages, ``bot.safety.review``) is for users with the
+``safeguarding`` role only: anyone else gets 403, and no link to it.
 
 CSV and JSON exports stream (chunked transfer encoding) as the rows are read; theme
 corrections go through ``bot.staff.corrections`` (and so ``Store.correct_themes``).
@@ -29,7 +31,8 @@ from sanic.request import Request
 from bot import export
 from bot.erasure import record, withdraw
 from bot.questions import BARRIERS, FFT_RATINGS
-from bot.staff import corrections, queries
+from bot.safety import review
+from bot.staff import attention, corrections, queries
 from bot.staff.auth import ABSOLUTE_SECONDS, Auth, same_token
 from bot.staff.templating import render
 from bot.store import Store
@@ -71,6 +74,7 @@ def _page(template: str, request: Request, status: int = 200, **context):
     session = getattr(request.ctx, "session", None)
     context.setdefault("user", session.name if session else None)
     context.setdefault("csrf", session.csrf_token if session else "")
+    context.setdefault("safeguarding", bool(session and session.safeguarding))
     return response.html(render(template, **context), status=status)
 
 
@@ -245,7 +249,29 @@ def create_app(store: Store | None = None, *, name: str = "patient_voice_staff")
         return _page("withdraw.html", request, title="Withdraw a response", page="withdraw",
                      message=message)
 
+    @app.get("/needs-attention")
+    async def needs_attention(request: Request):
+        if not request.ctx.session.safeguarding:
+            return _forbidden(request)
+        done = request.args.get("done")
+        return _page("needs_attention.html", request, title="Needs attention",
+                     page="needs-attention", queue=attention.queue(app.ctx.store),
+                     done=done if done in ("0", "1") else None)
+
+    @app.post("/needs-attention/<review_id:int>/acknowledge")
+    async def acknowledge_post(request: Request, review_id: int):
+        session = request.ctx.session
+        if not session.safeguarding:
+            return _forbidden(request)
+        done = 0 < review_id < 2**31 and review.acknowledge(app.ctx.store, review_id,
+                                                             staff_name=session.name)
+        return response.redirect(f"/needs-attention?done={int(done)}", status=303)
+
     return app
+
+
+def _forbidden(request: Request):
+    return _page("forbidden.html", request, status=403, title="Not allowed", page="")
 
 
 def _attachment(fmt: str) -> dict[str, str]:

@@ -7,6 +7,8 @@
 * Each session has its own CSRF token, required in every POST form.
 * Wrong passwords: 5 failures for one user name within 15 minutes lock that name for the rest
   of the window, whether or not the user exists (so the reply never says which).
+* Roles: every account is ``engagement`` unless made ``safeguarding``; a session carries its
+  user's role, read afresh on every request, so a changed role applies at once.
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import delete, func, insert, select, update
 
-from bot.staff.models import staff_login_failures, staff_sessions, staff_users
+from bot.staff.models import (
+    ENGAGEMENT,
+    ROLES,
+    SAFEGUARDING,
+    staff_login_failures,
+    staff_sessions,
+    staff_users,
+)
 from bot.store import Store
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P, KEY_BYTES = 2**14, 8, 1, 32
@@ -41,6 +51,19 @@ class StaffSession:
     user_id: int
     name: str
     csrf_token: str
+    role: str = ENGAGEMENT
+
+    @property
+    def safeguarding(self) -> bool:
+        """May see the safeguarding review queue (``/needs-attention``)."""
+        return self.role == SAFEGUARDING
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    name: str
+    role: str
+    created_on: date
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -86,24 +109,39 @@ class Auth:
 
     # --- accounts ------------------------------------------------------------------------------
 
-    def create_user(self, name: str, password: str) -> None:
-        """Create an account, or set a new password for an existing one."""
+    def create_user(self, name: str, password: str, role: str | None = None) -> None:
+        """Create an account, or set a new password for an existing one (ending its sessions).
+
+        ``role`` is ``engagement`` or ``safeguarding``; None makes a new account
+        ``engagement`` and leaves an existing account's role as it was.
+        """
         clean = normalise_name(name)
         if not clean or len(name.strip()) > NAME_MAX or not clean.isprintable() or " " in clean:
             raise AccountError("user names are 1 to 64 characters with no spaces")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise AccountError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
-        hashed = hash_password(password)
+        if role is not None and role not in ROLES:
+            raise AccountError(f"the role is one of {', '.join(ROLES)}")
+        values = {"password_hash": hash_password(password)}
+        if role is not None:
+            values["role"] = role
         with self.store.engine.begin() as db:
             found = db.execute(select(staff_users.c.id).where(staff_users.c.name == clean))
             user_id = found.scalar_one_or_none()
             if user_id is None:
-                db.execute(insert(staff_users).values(name=clean, password_hash=hashed,
-                                                      created_on=self.store.today()))
+                db.execute(insert(staff_users).values(name=clean, created_on=self.store.today(),
+                                                      **{"role": ENGAGEMENT, **values}))
             else:
                 db.execute(update(staff_users).where(staff_users.c.id == user_id)
-                           .values(password_hash=hashed))
+                           .values(**values))
                 db.execute(delete(staff_sessions).where(staff_sessions.c.user_id == user_id))
+
+    def users(self) -> list[StaffUser]:
+        """Every account with its role, by name (no password hashes)."""
+        query = select(staff_users.c.name, staff_users.c.role, staff_users.c.created_on
+                       ).order_by(staff_users.c.name)
+        with self.store.engine.connect() as db:
+            return [StaffUser(row.name, row.role, row.created_on) for row in db.execute(query)]
 
     # --- logging in ----------------------------------------------------------------------------
 
@@ -146,7 +184,7 @@ class Auth:
             return None
         digest = token_digest(token)
         now = self._now()
-        query = (select(staff_sessions, staff_users.c.name)
+        query = (select(staff_sessions, staff_users.c.name, staff_users.c.role)
                  .join(staff_users, staff_users.c.id == staff_sessions.c.user_id)
                  .where(staff_sessions.c.token_hash == digest))
         with self.store.engine.begin() as db:
@@ -158,7 +196,7 @@ class Auth:
                 return None
             db.execute(update(staff_sessions).where(staff_sessions.c.token_hash == digest)
                        .values(last_seen_at=now))
-        return StaffSession(row.user_id, row.name, row.csrf_token)
+        return StaffSession(row.user_id, row.name, row.csrf_token, row.role)
 
     def logout(self, token: str | None) -> None:
         if token:
