@@ -6,7 +6,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test chat model venv lint validate rasa-test pytest bench nlu-report privacy-report themes-report themes-model clean
+.PHONY: run test chat model venv lint validate rasa-test pytest bench nlu-report safety-report safety-model privacy-report themes-report themes-model clean
 
 venv: $(VENV)/.installed
 
@@ -19,6 +19,7 @@ model: venv  ## train the Rasa model when data, domain or config changed
 run: model  ## start the Rasa server (:5005) and the bot server (:5055)
 	$(PY) -m bot.cli migrate
 	$(PY) -m bot.cli themes train --if-missing
+	$(PY) -m bot.safety train
 	$(PY) -m bot.launch
 
 chat: venv  ## chat in this terminal with a running bot (start it with `make run`)
@@ -41,6 +42,12 @@ test: lint validate rasa-test pytest  ## everything CI runs
 
 bench: model  ## latency, throughput and memory against a bare Rasa bot
 	$(PY) scripts/bench.py
+
+safety-model: venv  ## train the safety detector from data/safety/ (only when its examples changed)
+	$(PY) -m bot.safety train
+
+safety-report: venv  ## danger recall per kind and language, look-alikes flagged, on held-out examples
+	$(PY) scripts/safety_report.py
 
 privacy-report: venv  ## identifier recall/precision, ours vs plain Presidio (makes .venv-presidio once)
 	$(PY) scripts/privacy_report.py --setup

@@ -21,6 +21,7 @@ from actions.actions import survey_for
 from bot import themes
 from bot.anonymiser import anonymise
 from bot.renderer import render_nlg_request
+from bot.safety.detector import detector
 from bot.settings import database_url, themes_interval, translation_interval
 from bot.store import Store
 from bot.translation import GoogleTranslator, translate_pending
@@ -37,6 +38,7 @@ def build_app() -> Sanic:
         """Bring the database schema up to date before the first patient arrives."""
         survey_for(database_url())
         anonymise("warm up")  # loads the name lists now, not on a patient's first answer
+        detector()  # the safety detector, loaded (or trained) before the first message
         store = survey_for(database_url()).store
         if translation_interval() > 0:
             app.add_task(every(translation_interval(), translate_once, store))

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.launch import free_port, running
+from bot.safety.detector import detector
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -58,6 +59,7 @@ def stored_responses(database_url: str) -> dict[str, dict]:
 def ensure_model() -> None:
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_if_changed.py")])
     assert result.returncode == 0, "training the Rasa model failed"
+    detector()  # the safety detector: trained here once if its examples changed, not in a server
 
 
 @pytest.fixture(scope="session")

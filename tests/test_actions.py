@@ -74,7 +74,8 @@ async def test_danger_signposting_comes_first(rating_tracker) -> None:
     raw["latest_message"].update(text="I took an overdose",
                                  intent={"name": "danger", "confidence": 0.99})
     _, messages = await run(ActionSurvey(), raw)
-    assert [m["response"] for m in messages] == ["signpost_danger", "ask_rating"]
+    assert [m["response"] for m in messages] == [
+        "safety_intro", "safety_overdose_poisoning", "safety_not_kept", "ask_safety_check"]
 
 
 @pytest.mark.parametrize("action", [ActionDefaultFallback(), ActionBack(), ActionRestart()])

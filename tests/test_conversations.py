@@ -160,9 +160,14 @@ def test_danger_in_the_middle_signposts_then_carries_on(
     begin(patient)
     patient.say("1")
     replies = patient.say("I want to kill myself")
-    assert "116 123" in replies[0]["text"] and "999" in replies[0]["text"]
-    assert "SHOUT" in replies[0]["text"]
-    assert replies[-1]["text"] == "Overall, how was your experience of our service?"
+    assert replies[0]["text"].startswith("Thank you for telling us.")
+    assert "116 123" in replies[1]["text"] and "999" in replies[1]["text"]
+    assert "SHOUT" in replies[1]["text"] and "press 55" in replies[1]["text"]
+    assert "cannot contact you" in replies[2]["text"]
+    assert [b["title"] for b in replies[-1]["buttons"]] == [
+        "Carry on with the questions", "Stop for now"]
+    assert patient.says_and_hears("Carry on with the questions") == (
+        "Overall, how was your experience of our service?")
     assert "why you gave that answer" in patient.says_and_hears("1")
     assert "very_good" in str(new_response(servers, before)["answers"]["rating"]["choices"])
 

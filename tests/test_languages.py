@@ -15,7 +15,9 @@ import yaml
 from bot.catalogue import available_languages, catalogue, normalise_words
 from bot.language_id import identify
 from bot.renderer import render
-from bot.survey import Message, danger_by_words
+from bot.safety.data import load_examples, train_part
+from bot.safety.detector import phrase_hit
+from bot.safety.kinds import REVIEWED_BY_DEFAULT, RISK_KINDS
 from tests.conftest import ROOT, Patient, Servers
 from tests.test_conversations import new_response, responses
 
@@ -43,20 +45,9 @@ def a_comment_in(code: str) -> str:
     and names no danger or complaint word (so the reply is just the next question)."""
     words = catalogue(code)
     fitting = [text for text in nlu_examples(code, "inform")
-               if identify(text) == code and not danger_by_words(Message(text))
+               if identify(text) == code and not phrase_hit(text)
                and not any(w in normalise_words(text) for w in words.complaint_words)]
     return max(fitting, key=len)
-
-
-def a_danger_sentence_without_keywords(code: str) -> str | None:
-    """The first danger example in data/nlu/<code>.yml that holds none of the language's
-    danger_words (nor any other language's: only NLU can catch it). Examples that
-    identify() reads as another language are passed over (signposting goes out in the
-    language the message is written in; detection is tested on its own below)."""
-    for text in nlu_examples(code, "danger"):
-        if not danger_by_words(Message(text)) and identify(text) in (None, code):
-            return text
-    return None
 
 
 def own_word(code: str, command: str) -> str:
@@ -141,21 +132,56 @@ def test_own_words_change_language_and_stop_keeping_the_answers(
     assert stored["answers"]["respondent"]["choices"] in ('["helper"]', ["helper"])
 
 
+def danger_examples(code: str) -> dict[str, list[str]]:
+    """Two training examples of each kind of risk in the language (data/safety/)."""
+    found: dict[str, list[str]] = {}
+    for example in train_part(load_examples()):
+        if example.language == code and example.danger:
+            found.setdefault(example.label, []).append(example.text)
+    return {kind: texts[:: max(1, len(texts) // 2)][:2] for kind, texts in found.items()}
+
+
+def a_look_alike(code: str) -> str:
+    return next(e.text for e in train_part(load_examples())
+                if e.language == code and not e.danger and len(e.text) > 30)
+
+
+def hears_the_help(patient: Patient, code: str, text: str, kind: str, question: str) -> None:
+    """The help of the kind, in the language; then "carry on" asks the question again."""
+    replies = patient.say(text)
+    follow = "safety_kept_for_review" if kind in REVIEWED_BY_DEFAULT else "safety_not_kept"
+    assert [m["text"] for m in replies] == [
+        said(code, "safety_intro"), said(code, f"safety_{kind}"), said(code, follow),
+        said(code, "ask_safety_check")], (code, kind, text)
+    step(patient, code, "1", question)
+
+
 @servers_test
 @pytest.mark.parametrize("code", LANGUAGES)
-def test_danger_in_each_language_is_signposted_in_it(
+def test_every_kind_of_danger_in_each_language_gets_its_help(
     servers: Servers, patient: Patient, code: str
 ) -> None:
-    """A danger word, then a danger sentence only NLU can catch: signposting in the language
-    each time, then the question again."""
+    """Each kind of risk, at a choice question and at a free-text question: the help of that
+    kind in the language, carry on, the question again; a look-alike is just an answer;
+    stop after the help keeps the answers."""
+    before = responses(servers)
+    examples = danger_examples(code)
+    assert set(examples) == set(RISK_KINDS), code
     choose_language(patient, code)
     step(patient, code, "1", "ask_respondent")
-    for text in (catalogue(code).danger_words[0], a_danger_sentence_without_keywords(code)):
-        assert text, f"every danger example in data/nlu/{code}.yml has a danger word"
-        replies = patient.say(text)
-        assert [m["text"] for m in replies] == [said(code, "signpost_danger"),
-                                               said(code, "ask_respondent")], text
-        assert "116 123" in replies[0]["text"] and "999" in replies[0]["text"]
+    for kind, texts in examples.items():
+        hears_the_help(patient, code, texts[0], kind, "ask_respondent")
+    for text, key in [("1", "ask_service"), ("1", "ask_rating"), ("1", "ask_rating_reason")]:
+        step(patient, code, text, key)
+    for kind, texts in examples.items():
+        hears_the_help(patient, code, texts[-1], kind, "ask_rating_reason")
+    replies = step(patient, code, a_look_alike(code), "ask_barriers")
+    assert said(code, "ask_safety_check") not in [m["text"] for m in replies]
+    patient.say(examples["suicide_self_harm"][0])
+    ending = patient.say("2")  # stop for now
+    assert ending[0]["text"] == said(code, "stopped_kept") and RECEIPT.search(ending[1]["text"])
+    stored = new_response(servers, before)
+    assert stored["status"] == "stopped" and "rating_reason" in stored["answers"]
 
 
 @servers_test

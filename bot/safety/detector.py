@@ -36,7 +36,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import FeatureUnion
 
 from bot.catalogue import all_danger_words, available_languages, catalogue, normalise_words
 from bot.safety.data import SAFETY_DATA, Example, fingerprint, load_examples, train_part
@@ -90,34 +90,52 @@ def phrase_hit(text: str) -> bool:
     return any(f" {phrase} " in padded for phrase in all_danger_words())
 
 
-def _pipeline() -> Pipeline:
-    features = FeatureUnion([
+def _features() -> FeatureUnion:
+    return FeatureUnion([
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                  min_df=1, max_features=300_000)),
+                                  max_features=300_000)),
         ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
                                   token_pattern=r"(?u)\b\w+\b")),
     ])
-    model = LogisticRegression(C=20.0, class_weight="balanced", max_iter=3000)
-    return Pipeline([("features", features), ("model", model)])
+
+
+def _classifier() -> LogisticRegression:
+    # liblinear: a few seconds for the whole set, one-vs-rest for the kinds.
+    return LogisticRegression(C=10.0, class_weight="balanced", solver="liblinear")
+
+
+@dataclass
+class Models:
+    """Shared n-gram features; danger or not; which kind (trained on danger examples only)."""
+
+    features: FeatureUnion
+    danger: LogisticRegression
+    kind: LogisticRegression
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: Sequence[str]) -> Models:
+        features = _features()
+        matrix = features.fit_transform(texts)
+        danger = np.array([label != HARMLESS for label in labels])
+        kinds = _classifier().fit(matrix[danger], np.array(labels)[danger])
+        return cls(features, _classifier().fit(matrix, danger), kinds)
 
 
 class Detector:
-    """A trained model, its flag threshold and the phrase lists. ``assess`` one message."""
+    """Trained models, the flag threshold and the phrase lists. ``assess`` one message."""
 
-    def __init__(self, pipeline: Pipeline, threshold: float, trained_on: str = "") -> None:
-        self.pipeline = pipeline
+    def __init__(self, models: Models, threshold: float, trained_on: str = "") -> None:
+        self.models = models
         self.threshold = threshold  # flag when P(danger) in some piece is at least this
         self.trained_on = trained_on  # the data fingerprint
-        self.labels: list[str] = list(pipeline.classes_)
-        self._harmless = self.labels.index(HARMLESS)
 
     def assess(self, text: str, *, intent_danger: bool = False) -> Risk:
         """The risk in one message; ``intent_danger``: the survey's NLU said danger."""
         found = pieces(model_text(text)) if isinstance(text, str) else []
         if not found:
-            return NO_RISK
-        probabilities = self.pipeline.predict_proba(found)
-        danger = 1.0 - probabilities[:, self._harmless]
+            return Risk(True, signals=("intent",)) if intent_danger else NO_RISK
+        matrix = self.models.features.transform(found)
+        danger = self.models.danger.predict_proba(matrix)[:, 1]
         riskiest = int(np.argmax(danger))
         confidence = float(danger[riskiest])
         signals = tuple(name for name, on in (
@@ -125,31 +143,26 @@ class Detector:
             ("intent", intent_danger)) if on)
         if not signals:
             return Risk(False, confidence=confidence)
-        return Risk(True, self._kind(probabilities[riskiest]), confidence, signals)
+        return Risk(True, self._kind(matrix[riskiest]), confidence, signals)
 
     def danger_probability(self, texts: Sequence[str]) -> np.ndarray:
-        """The model's P(danger) for each text, the riskiest piece of each (reports, tuning)."""
+        """The model's P(danger) for each text, its riskiest piece (reports, tuning)."""
         return np.array([self._risk_of(text) for text in texts])
 
     def _risk_of(self, text: str) -> float:
         found = pieces(model_text(text))
         if not found:
             return 0.0
-        return float(np.max(1.0 - self.pipeline.predict_proba(found)[:, self._harmless]))
+        matrix = self.models.features.transform(found)
+        return float(np.max(self.models.danger.predict_proba(matrix)[:, 1]))
 
-    def _kind(self, row: np.ndarray) -> str | None:
-        kinds = {label: row[i] for i, label in enumerate(self.labels) if label != HARMLESS}
-        best = max(kinds, key=kinds.__getitem__)
-        total = sum(kinds.values())
-        return best if total > 0 and kinds[best] / total >= KIND_MARGIN else None
-
-    def kind_of(self, text: str) -> str | None:
-        """The most likely kind, whatever the flag (the report's kind accuracy)."""
-        found = pieces(model_text(text))
-        if not found:
-            return None
-        probabilities = self.pipeline.predict_proba(found)
-        return self._kind(probabilities[int(np.argmax(1.0 - probabilities[:, self._harmless]))])
+    def _kind(self, row) -> str | None:
+        """The most likely kind, or None when no kind is clearly ahead of the others."""
+        scores = self.models.kind.predict_proba(row)[0]
+        best = int(np.argmax(scores))
+        total = float(np.sum(scores))
+        return str(self.models.kind.classes_[best]) if total > 0 and (
+            scores[best] / total >= KIND_MARGIN) else None
 
 
 def extra_harmless() -> list[Example]:
@@ -171,18 +184,20 @@ def train(examples: Sequence[Example] | None = None, *, folds: int = 5) -> Detec
     texts = [model_text(e.text) for e in chosen]
     labels = [e.label for e in chosen]
     threshold = _threshold(chosen, texts, labels, folds)
-    pipeline = _pipeline().fit(texts, labels)
-    return Detector(pipeline, threshold, fingerprint() if fresh else "")
+    return Detector(Models.fit(texts, labels), threshold, fingerprint() if fresh else "")
 
 
 def _threshold(chosen: list[Example], texts: list[str], labels: list[str], folds: int) -> float:
-    """The highest threshold that keeps out-of-fold recall at TARGET_RECALL or more."""
+    """The highest threshold that keeps out-of-fold recall at TARGET_RECALL or more.
+
+    Folds are grouped by wording family, as the held-out part is, so the threshold is set
+    for wordings the model has not seen.
+    """
     groups = [e.family for e in chosen]
     risk = np.zeros(len(chosen))
     for fit, held in GroupKFold(n_splits=folds).split(texts, labels, groups):
-        pipeline = _pipeline().fit([texts[i] for i in fit], [labels[i] for i in fit])
-        detector = Detector(pipeline, 0.5)
-        risk[held] = detector.danger_probability([chosen[i].text for i in held])
+        models = Models.fit([texts[i] for i in fit], [labels[i] for i in fit])
+        risk[held] = Detector(models, 0.5).danger_probability([chosen[i].text for i in held])
     danger = np.sort(risk[[e.danger for e in chosen]])
     if not len(danger):
         return 0.5
@@ -194,7 +209,7 @@ def save(detector: Detector, path: Path = MODEL_PATH) -> None:
     """Write it whole, then move it into place: a process loading it never reads half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")
-    joblib.dump({"pipeline": detector.pipeline, "threshold": detector.threshold,
+    joblib.dump({"models": detector.models, "threshold": detector.threshold,
                  "trained_on": detector.trained_on}, partial)
     os.replace(partial, path)
 
@@ -202,8 +217,8 @@ def save(detector: Detector, path: Path = MODEL_PATH) -> None:
 def load(path: Path = MODEL_PATH) -> Detector | None:
     try:
         saved = joblib.load(path)
-        return Detector(saved["pipeline"], float(saved["threshold"]), saved["trained_on"])
-    except (OSError, KeyError, ValueError, EOFError):
+        return Detector(saved["models"], float(saved["threshold"]), saved["trained_on"])
+    except (OSError, KeyError, ValueError, EOFError, AttributeError):
         return None
 
 
