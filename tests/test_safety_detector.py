@@ -155,3 +155,10 @@ def test_the_saved_detector_is_reused_until_the_examples_change(tmp_path, monkey
     harmless.write_text(harmless.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     module.detector.__wrapped__(path, data)
     assert trained == [1]  # the examples changed: trained again
+
+
+def test_danger_phrases_of_every_language_match_whole_words() -> None:
+    assert phrase_hit("Dw i eisiau lladd fy hun") == phrase_hit(catalogue("cy").danger_words[0])
+    assert phrase_hit(f"... {catalogue('ur').danger_words[0]} ...")
+    assert phrase_hit("I WANT TO DIE!!!")
+    assert not phrase_hit("the biscuits overdosed me on sugar")  # "overdose" as a whole word
