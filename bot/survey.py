@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,7 +45,7 @@ from bot.questions import (
     option_labels,
 )
 from bot.safety import review
-from bot.safety.detector import NO_RISK, Risk, detector
+from bot.safety.detector import NO_RISK, Risk, detector, phrase_hit
 from bot.settings import TrustSettings, trust_settings
 from bot.store import Store
 
@@ -225,6 +225,11 @@ class Survey:
         self.store = store
         self._settings = settings
         self.anonymise = anonymiser
+        # A copy for the safeguarding team keeps the trust's own ward and site names (a place
+        # they can act on; not a person); people's names, numbers and addresses still go.
+        self.anonymise_for_review: Callable[[str], Anonymised] = (
+            partial(anonymise, ward_names=(), site_names=()) if anonymiser is anonymise
+            else anonymiser)
         self._assess = assess  # bot.safety.detector's by default (loaded when first needed)
 
     @property
@@ -242,8 +247,10 @@ class Survey:
         by_intent = message.intent == "danger" and message.confidence >= SAFETY_CONFIDENCE
         if not (plain_answer or is_payload(message.text)):
             return assess(message.text, intent_danger=by_intent)
-        found = assess(message.text)
-        return found if "phrase" in found.signals else NO_RISK
+        if not phrase_hit(message.text):
+            return NO_RISK
+        found = assess(message.text)  # for the kind
+        return Risk(True, found.kind, found.confidence, ("phrase",))
 
     # -- the turn -------------------------------------------------------------------
 
@@ -367,7 +374,7 @@ class _Turn:
         if not text or is_payload(text):
             return False
         try:
-            cleaned = self.survey.anonymise(text)
+            cleaned = self.survey.anonymise_for_review(text)
             service = (self.state.choices.get("service") or [None])[0]
             review.keep_for_review(self.store, kind=kind, service=service, language=language,
                                    text=cleaned.text)

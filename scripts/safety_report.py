@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,8 @@ from bot.store import Store  # noqa: E402
 from bot.survey import Message, Survey, SurveyState  # noqa: E402
 
 PLACES = {"choice": "rating", "free text": "rating_reason"}
-TARGETS = {"overall recall": 0.98, "recall per kind and language": 0.95, "look-alikes flagged": 0.05}
+TARGETS = {"overall recall": 0.98, "recall per kind and language": 0.95,
+           "look-alikes flagged": 0.05}
 
 
 def visit_at(survey: Survey, question: str, language: str) -> SurveyState:
@@ -138,7 +140,10 @@ def main() -> int:
           f"(threshold {found.threshold:.3f})", flush=True)
     examples = heldout_part(load_examples())
     with tempfile.TemporaryDirectory() as folder:
-        survey = Survey(Store(f"sqlite:///{folder}/report.db"), trust_settings())
+        # The same message is read once, wherever it is sent (the reading does not depend on
+        # the question; what the survey does with it does).
+        assess = lru_cache(maxsize=None)(found.assess)
+        survey = Survey(Store(f"sqlite:///{folder}/report.db"), trust_settings(), assess=assess)
         lines = ["# Safety report (held-out examples)", "",
                  f"{sum(e.danger for e in examples)} danger messages and "
                  f"{sum(not e.danger for e in examples)} look-alikes, held out by wording "

@@ -48,9 +48,9 @@ from bot.catalogue import (
 )
 from bot.language_id import identify, main_script, script_of
 from bot.questions import QUESTIONS
-from bot.settings import trust_settings
 from bot.safety.detector import phrase_hit
 from bot.safety.kinds import RISK_KINDS
+from bot.settings import trust_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -83,7 +83,7 @@ def test_a_whole_visit_in_each_language(servers: Servers, patient: Patient, code
         ("1", "ask_respondent"), ("1", "ask_service"), ("1", "ask_rating"),
         ("1", "ask_rating_reason"), (a_comment_in(code), "ask_barriers"),
         ("1", "ask_barriers_more"), (skip, "ask_improve"), (skip, "ask_about_you"),
-        ("1", "ask_age_band"), ("1", "ask_ethnic_group"), ("1", "ask_ethnic_white"),
+        ("1", "ask_age_band"), ("2", "ask_ethnic_group"), ("1", "ask_ethnic_white"),
         ("1", "ask_religion"), (skip, "ask_sexual_orientation"),
         (skip, "ask_gender_identity"), ("1", "ask_long_term_condition"),
         ("1", "ask_condition_impact"), (skip, "ask_communication_needs"),

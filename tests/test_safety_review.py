@@ -597,3 +597,11 @@ def test_no_alert_without_an_address_or_smtp_host(store: Store, monkeypatch) -> 
     keep(store)  # SMTP but no address
     alert.ALERTER.wait(5)
     assert calls == [] and len(review.open_reviews(store)) == 2
+
+
+def test_unreadable_smtp_settings_lose_no_flag(store: Store, monkeypatch, tmp_path: Path,
+                                               caplog) -> None:
+    smtp_env(monkeypatch, tmp_path, 25, SMTP_PORT="not a port")
+    keep(store)
+    assert len(review.open_reviews(store)) == 1
+    assert any("alert not started (ValueError)" in r.getMessage() for r in caplog.records)

@@ -232,12 +232,14 @@ def test_someone_else_at_risk_is_kept_for_the_safeguarding_team(survey: Survey) 
     visit = started(survey)
     visit.say("1")
     visit.say("1")  # the first service of the trust
-    keys = visit.say("the carers at my mums home leave her in wet sheets all day, call 07700 900123")
+    keys = visit.say("the carers on Rainbow Ward leave my mum in wet sheets all day, "
+                     "ring me 07700 900123")
     assert keys == ["safety_intro", "safety_adult_at_risk", "safety_kept_for_review",
                     "ask_safety_check"]
     [kept] = open_reviews(survey.store)
     assert kept.kind == "adult_at_risk" and kept.service == trust_settings().service_keys()[0]
     assert "07700" not in kept.text and "wet sheets" in kept.text
+    assert "Rainbow Ward" in kept.text  # a place the trust can act on stays
 
 
 def test_a_complaint_written_as_free_text_is_kept(survey: Survey) -> None:
@@ -550,3 +552,42 @@ def test_a_visit_in_a_language_added_as_one_file(survey: Survey, tmp_path) -> No
         assert visit.replies[0].language == "xx"
         assert visit.say("1") == ["language_changed", "ask_service"]
         assert visit.state.language == "xx"
+
+
+def about_you(survey: Survey, respondent: str) -> Visit:
+    """A visit that reaches "about you" answered by the patient ("1") or a helper ("2")."""
+    visit = started(survey)
+    visit.say(respondent)
+    while visit.state.current != "about_you":
+        visit.say("skip")
+    return visit
+
+
+def test_under_16s_and_helpers_are_not_asked_orientation_or_gender(survey: Survey) -> None:
+    young = about_you(survey, "1")
+    young.say("yes")
+    assert young.say("Under 16") == ["ask_ethnic_group"]
+    young.say("skip")
+    assert young.say("skip") == ["ask_long_term_condition"]  # after religion: no SO or GI
+    adult = about_you(survey, "1")
+    adult.say("yes")
+    adult.say("16 to 24")
+    adult.say("skip")
+    assert adult.say("skip") == ["ask_sexual_orientation"]
+    helper = about_you(survey, "2")
+    helper.say("yes")
+    helper.say("25 to 34")
+    helper.say("skip")
+    assert helper.say("skip") == ["ask_long_term_condition_helper"]
+
+
+def test_a_helper_is_asked_about_the_person_they_help(survey: Survey) -> None:
+    helper = about_you(survey, "2")
+    assert helper.state.choices["respondent"] == ["helper"]
+    assert helper.say("yes") == ["ask_age_band_helper"]
+    assert helper.say("2") == ["ask_ethnic_group_helper"]
+    assert helper.say("1") == ["ask_ethnic_white_helper"]
+    helper.say("1")
+    assert helper.answers()["age_band"].choices == ["age_16_24"]
+    record = survey.store.get_response(helper.state.response_id)
+    assert record.respondent == "helper"  # whose answers they are

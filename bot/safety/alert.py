@@ -80,10 +80,10 @@ class Alerter:
             now = self._clock()
             if self._started is not None and now - self._started < self._window:
                 return False
-            self._started = now
-            self._thread = threading.Thread(target=self._send, args=(to, smtp, now),
-                                            name="safeguarding-alert", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._send, args=(to, smtp, now),
+                                      name="safeguarding-alert", daemon=True)
+            thread.start()  # its failure path waits for this lock, so sees the lines below
+            self._started, self._thread = now, thread
         return True
 
     def _send(self, to: str, smtp: SmtpSettings, started: float) -> None:
@@ -118,9 +118,7 @@ def needs_review() -> bool:
     try:
         to = trust_settings().safeguarding.alert_email
         smtp = smtp_settings()
-    except Exception as error:  # noqa: BLE001 - unreadable settings must not lose the flag
-        log.warning("safeguarding alert settings unreadable (%s)", type(error).__name__)
+        return bool(to and smtp) and ALERTER.alert(to, smtp)
+    except Exception as error:  # noqa: BLE001 - bad settings, no thread: the flag is kept
+        log.warning("safeguarding alert not started (%s)", type(error).__name__)
         return False
-    if not to or smtp is None:
-        return False
-    return ALERTER.alert(to, smtp)

@@ -15,6 +15,8 @@ from bot.safety.kinds import HARMLESS, RISK_KINDS
 from bot.settings import PROJECT_ROOT
 
 SAFETY_DATA = PROJECT_ROOT / "data" / "safety"
+NLU_DATA = PROJECT_ROOT / "data" / "nlu"
+LANGUAGES_DIR = PROJECT_ROOT / "languages"
 LABELS = (*RISK_KINDS, HARMLESS)
 PARTS = ("train", "heldout")
 
@@ -43,12 +45,33 @@ def example_files(folder: Path = SAFETY_DATA) -> list[Path]:
 
 
 def fingerprint(folder: Path = SAFETY_DATA) -> str:
-    """A hash of every example file: a trained detector is stale when it changes."""
+    """A hash of every file the detector learns from: it is stale when one changes.
+
+    Its own examples, and the survey's NLU examples and language files, which give it
+    ordinary messages and every choice label as harmless (``bot.safety.detector``).
+    """
     digest = hashlib.sha256()
-    for path in example_files(folder):
-        digest.update(str(path.relative_to(folder)).encode())
+    others = [*sorted(NLU_DATA.glob("*.yml")), *sorted(LANGUAGES_DIR.glob("*.yml"))]
+    for path in [*example_files(folder), *others]:
+        digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def nlu_harmless() -> list[Example]:
+    """The survey NLU's examples of every intent but ``danger``: ordinary messages."""
+    found: list[Example] = []
+    for path in sorted(NLU_DATA.glob("*.yml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for block in raw.get("nlu") or []:
+            intent = block.get("intent")
+            if not intent or intent == "danger" or not isinstance(block.get("examples"), str):
+                continue
+            texts = [line.strip()[2:].strip() for line in block["examples"].splitlines()
+                     if line.strip().startswith("- ")]
+            found += [Example(text, HARMLESS, path.stem, f"{path.stem}/{HARMLESS}/nlu_{intent}",
+                              False) for text in texts if text]
+    return found
 
 
 def load_examples(folder: Path = SAFETY_DATA) -> list[Example]:

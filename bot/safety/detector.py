@@ -5,19 +5,21 @@ cost a life and a false alarm costs one kind message):
 
 * **phrases**: the ``danger_words`` of every language in ``languages/`` (a patient may write
   in any language at any question);
-* **the model**: character and word n-gram TF-IDF with a linear classifier over the seven
-  kinds and ``harmless``, trained on the train part of ``data/safety/``. Its flag threshold
-  is chosen from out-of-fold predictions on the train part, grouped by wording family, so
-  the held-out part is never used to tune it;
+* **the models**: two views of the message, averaged: character and word n-grams (TF-IDF)
+  and a multilingual sentence vector (``bot.safety.embedding``), each with a logistic
+  regression for danger against harmless and one for the kind, trained on the train part
+  of ``data/safety/``. The flag threshold is chosen from out-of-fold predictions on the
+  train part, grouped by wording family, so the held-out part never tunes anything;
 * **the survey's NLU**, when Rasa's ``danger`` intent is confident (passed in by the caller).
 
-The kind always comes from the model (its most likely kind), so a message flagged by a
-phrase or by NLU still gets the help that fits it; when the model cannot tell the kind
-apart (no kind clearly ahead), ``kind`` is ``None`` and the caller gives the general help.
+The kind always comes from the models, so a message flagged by a phrase or by NLU still
+gets the help that fits it; when no kind is clearly ahead, ``kind`` is ``None`` and the
+caller gives the general help.
 
-The model reads the whole message and each sentence (and pairs of sentences), and takes
-the riskiest: a danger sentence inside long, calm feedback is not diluted by it. All of
-this is linear in the length of the message, and the model reads at most ``MODEL_CHARS``.
+The n-gram model reads the whole message and each sentence (and pairs of sentences); the
+riskiest few of those are also embedded, and the riskiest piece decides: one danger
+sentence inside long, calm feedback is not diluted by it. All of it is linear in the
+length of the message, which is read up to ``MODEL_CHARS``.
 """
 
 from __future__ import annotations
@@ -39,16 +41,28 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion
 
 from bot.catalogue import all_danger_words, available_languages, catalogue, normalise_words
-from bot.safety.data import SAFETY_DATA, Example, fingerprint, load_examples, train_part
+from bot.safety.data import (
+    SAFETY_DATA,
+    Example,
+    fingerprint,
+    load_examples,
+    nlu_harmless,
+    train_part,
+)
+from bot.safety.embedding import VectorCache, embed
 from bot.safety.kinds import HARMLESS
 from bot.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
 MODEL_PATH = PROJECT_ROOT / "models" / "safety" / "detector.joblib"
+VECTORS_PATH = MODEL_PATH.with_name("vectors.npz")  # sentence vectors of training texts
 MODEL_CHARS = 4000  # characters of a message the model reads (phrases read all of it)
 MAX_PIECES = 64  # sentences of a message the model reads one by one
+EMBEDDED_PIECES = 4  # of those, the riskiest to the n-gram model are also embedded
 TARGET_RECALL = 0.99  # out-of-fold recall on the train part that sets the threshold
+# Bumped whenever what is saved changes shape: a saved detector of another format is retrained.
+MODEL_FORMAT = 2
 KIND_MARGIN = 0.35  # the top kind's share of the danger probability needed to name it
 _SENTENCE = re.compile(r"[^.!?;\n\u061f\u06d4\u0964\u0965]+")  # . ! ? ; ؟ ۔ । ॥
 _REPEATS = re.compile(r"(.)\1{2,}")
@@ -101,24 +115,74 @@ def _features() -> FeatureUnion:
 
 def _classifier() -> LogisticRegression:
     # liblinear: a few seconds for the whole set, one-vs-rest for the kinds.
-    return LogisticRegression(C=10.0, class_weight="balanced", solver="liblinear")
+    return LogisticRegression(C=10.0, solver="liblinear")
 
 
 @dataclass
-class Models:
-    """Shared n-gram features; danger or not; which kind (trained on danger examples only)."""
+class View:
+    """One way of reading messages: danger or not, and which kind (danger examples only)."""
 
-    features: FeatureUnion
     danger: LogisticRegression
     kind: LogisticRegression
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[str]) -> Models:
+    def fit(cls, matrix, labels: np.ndarray, weights: np.ndarray) -> View:
+        danger = labels != HARMLESS
+        return cls(_classifier().fit(matrix, danger, sample_weight=weights),
+                   _classifier().fit(matrix[danger], labels[danger]))
+
+    def danger_probability(self, matrix) -> np.ndarray:
+        return self.danger.predict_proba(matrix)[:, 1]
+
+    def kind_probabilities(self, matrix) -> np.ndarray:
+        return self.kind.predict_proba(matrix)
+
+
+@dataclass
+class Models:
+    """The n-gram view (with its features) and the sentence-vector view."""
+
+    features: FeatureUnion
+    ngrams: View
+    vectors: View
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: Sequence[str], languages: Sequence[str],
+            vectors: np.ndarray) -> Models:
         features = _features()
         matrix = features.fit_transform(texts)
-        danger = np.array([label != HARMLESS for label in labels])
-        kinds = _classifier().fit(matrix[danger], np.array(labels)[danger])
-        return cls(features, _classifier().fit(matrix, danger), kinds)
+        named = np.array(labels)
+        weights = balanced_within_language(named != HARMLESS, languages)
+        return cls(features, View.fit(matrix, named, weights), View.fit(vectors, named, weights))
+
+    @property
+    def kinds(self) -> list[str]:
+        return [str(kind) for kind in self.ngrams.kind.classes_]
+
+
+def balanced_within_language(danger: np.ndarray, languages: Sequence[str]) -> np.ndarray:
+    """Weights that give danger and harmless the same total weight in each language.
+
+    Without them the script itself becomes evidence: a language with three danger examples
+    to each harmless one teaches the model that its letters mean danger.
+    """
+    codes = np.array(languages)
+    weights = np.ones(len(danger))
+    for code in set(languages):
+        mine = codes == code
+        for side in (True, False):
+            chosen = mine & (danger == side)
+            if chosen.any():
+                weights[chosen] = mine.sum() / (2.0 * chosen.sum())
+    return weights
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The models' view of one message: its riskiest piece's probabilities."""
+
+    danger: float
+    kinds: np.ndarray  # probability per kind, in Models.kinds order
 
 
 class Detector:
@@ -126,78 +190,94 @@ class Detector:
 
     def __init__(self, models: Models, threshold: float, trained_on: str = "") -> None:
         self.models = models
-        self.threshold = threshold  # flag when P(danger) in some piece is at least this
+        self.threshold = threshold  # flag when P(danger) of the riskiest piece is at least this
         self.trained_on = trained_on  # the data fingerprint
 
     def assess(self, text: str, *, intent_danger: bool = False) -> Risk:
         """The risk in one message; ``intent_danger``: the survey's NLU said danger."""
-        found = pieces(model_text(text)) if isinstance(text, str) else []
-        if not found:
+        reading = self.read(text) if isinstance(text, str) else None
+        if reading is None:
             return Risk(True, signals=("intent",)) if intent_danger else NO_RISK
-        matrix = self.models.features.transform(found)
-        danger = self.models.danger.predict_proba(matrix)[:, 1]
-        riskiest = int(np.argmax(danger))
-        confidence = float(danger[riskiest])
         signals = tuple(name for name, on in (
-            ("phrase", phrase_hit(text)), ("model", confidence >= self.threshold),
+            ("phrase", phrase_hit(text)), ("model", reading.danger >= self.threshold),
             ("intent", intent_danger)) if on)
         if not signals:
-            return Risk(False, confidence=confidence)
-        return Risk(True, self._kind(matrix[riskiest]), confidence, signals)
+            return Risk(False, confidence=reading.danger)
+        return Risk(True, self._kind(reading.kinds), reading.danger, signals)
 
-    def danger_probability(self, texts: Sequence[str]) -> np.ndarray:
-        """The model's P(danger) for each text, its riskiest piece (reports, tuning)."""
-        return np.array([self._risk_of(text) for text in texts])
-
-    def _risk_of(self, text: str) -> float:
+    def read(self, text: str) -> Reading | None:
+        """Both views of the riskiest pieces of ``text``; None when there is nothing to read."""
         found = pieces(model_text(text))
         if not found:
-            return 0.0
+            return None
         matrix = self.models.features.transform(found)
-        return float(np.max(self.models.danger.predict_proba(matrix)[:, 1]))
+        by_ngrams = self.models.ngrams.danger_probability(matrix)
+        chosen = np.argsort(-by_ngrams)[:EMBEDDED_PIECES]
+        vectors = embed([found[i] for i in chosen])
+        danger = (by_ngrams[chosen] + self.models.vectors.danger_probability(vectors)) / 2
+        riskiest = int(np.argmax(danger))
+        kinds = (self.models.ngrams.kind_probabilities(matrix[chosen[riskiest]]) +
+                 self.models.vectors.kind_probabilities(vectors[riskiest:riskiest + 1]))[0] / 2
+        return Reading(float(danger[riskiest]), kinds)
 
-    def _kind(self, row) -> str | None:
+    def danger_probability(self, texts: Sequence[str]) -> np.ndarray:
+        """P(danger) of each text's riskiest piece (the report, tests)."""
+        readings = [self.read(text) for text in texts]
+        return np.array([r.danger if r else 0.0 for r in readings])
+
+    def _kind(self, kinds: np.ndarray) -> str | None:
         """The most likely kind, or None when no kind is clearly ahead of the others."""
-        scores = self.models.kind.predict_proba(row)[0]
-        best = int(np.argmax(scores))
-        total = float(np.sum(scores))
-        return str(self.models.kind.classes_[best]) if total > 0 and (
-            scores[best] / total >= KIND_MARGIN) else None
+        best = int(np.argmax(kinds))
+        total = float(np.sum(kinds))
+        return self.models.kinds[best] if total > 0 and kinds[best] / total >= KIND_MARGIN else None
 
 
 def extra_harmless() -> list[Example]:
-    """Every choice label and choice word of every language: plain answers, never danger."""
+    """Plain answers, never danger: every choice label, choice word and command word of every
+    language, and the survey NLU's examples of every intent but danger ("hi", "more buses")."""
     found: list[Example] = []
     for code in available_languages():
         words = catalogue(code)
-        texts = [*words.choices.values(), *(w for ws in words.choice_words.values() for w in ws)]
+        texts = [*words.choices.values(), *(w for ws in words.choice_words.values() for w in ws),
+                 *(w for ws in words.commands.values() for w in ws)]
         found += [Example(text, HARMLESS, code, f"{code}/{HARMLESS}/choices", False)
                   for text in dict.fromkeys(texts)]
-    return found
+    return found + nlu_harmless()
 
 
-def train(examples: Sequence[Example] | None = None, *, folds: int = 5) -> Detector:
+def train(examples: Sequence[Example] | None = None, *, folds: int = 5,
+          vectors: VectorCache | None = None) -> Detector:
     """Train on the train part (plus choice labels); set the threshold out of fold."""
     fresh = examples is None
     examples = load_examples() if examples is None else list(examples)
     chosen = [*train_part(examples), *extra_harmless()]
     texts = [model_text(e.text) for e in chosen]
     labels = [e.label for e in chosen]
-    threshold = _threshold(chosen, texts, labels, folds)
-    return Detector(Models.fit(texts, labels), threshold, fingerprint() if fresh else "")
+    languages = [e.language for e in chosen]
+    cache = vectors or VectorCache(VECTORS_PATH)
+    embedded = cache.embed(texts)
+    cache.save()
+    threshold = _threshold(chosen, texts, embedded, folds)
+    models = Models.fit(texts, labels, languages, embedded)
+    return Detector(models, threshold, fingerprint() if fresh else "")
 
 
-def _threshold(chosen: list[Example], texts: list[str], labels: list[str], folds: int) -> float:
+def _threshold(chosen: list[Example], texts: list[str], embedded: np.ndarray,
+               folds: int) -> float:
     """The highest threshold that keeps out-of-fold recall at TARGET_RECALL or more.
 
     Folds are grouped by wording family, as the held-out part is, so the threshold is set
-    for wordings the model has not seen.
+    for wordings the models have not seen. (Out of fold, each example is read whole; in
+    use the riskiest piece decides, which can only flag more.)
     """
-    groups = [e.family for e in chosen]
+    labels = [e.label for e in chosen]
     risk = np.zeros(len(chosen))
-    for fit, held in GroupKFold(n_splits=folds).split(texts, labels, groups):
-        models = Models.fit([texts[i] for i in fit], [labels[i] for i in fit])
-        risk[held] = Detector(models, 0.5).danger_probability([chosen[i].text for i in held])
+    for fit, held in GroupKFold(n_splits=folds).split(texts, labels, [e.family for e in chosen]):
+        models = Models.fit([texts[i] for i in fit], [labels[i] for i in fit],
+                            [chosen[i].language for i in fit], embedded[fit])
+        matrix = models.features.transform([texts[i] for i in held])
+        risk[held] = (models.ngrams.danger_probability(matrix) +
+                      models.vectors.danger_probability(embedded[held])) / 2
     danger = np.sort(risk[[e.danger for e in chosen]])
     if not len(danger):
         return 0.5
@@ -210,13 +290,15 @@ def save(detector: Detector, path: Path = MODEL_PATH) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     joblib.dump({"models": detector.models, "threshold": detector.threshold,
-                 "trained_on": detector.trained_on}, partial)
+                 "trained_on": detector.trained_on, "format": MODEL_FORMAT}, partial)
     os.replace(partial, path)
 
 
 def load(path: Path = MODEL_PATH) -> Detector | None:
     try:
         saved = joblib.load(path)
+        if saved.get("format") != MODEL_FORMAT:
+            return None
         return Detector(saved["models"], float(saved["threshold"]), saved["trained_on"])
     except (OSError, KeyError, ValueError, EOFError, AttributeError):
         return None
