@@ -12,6 +12,8 @@ be danger. Prints the tables and writes them to var/safety-report/report.md.
 from __future__ import annotations
 
 import argparse
+import csv
+import os
 import sys
 import tempfile
 import time
@@ -89,6 +91,20 @@ def plain_choices_flagged(survey: Survey) -> tuple[int, int]:
     return wrong, total
 
 
+def real_comments_flagged(detector, path: Path, limit: int) -> tuple[int, int, list[str]]:
+    """Real FFT comments (never used to train the detector): how many would be flagged.
+
+    Nobody has read them all for danger, so a flag here is not always wrong: the list is
+    written out for a person to read.
+    """
+    with path.open(encoding="utf-8", newline="") as handle:
+        texts = [row.get("FFT answer") or "" for row in csv.DictReader(handle)]
+    texts = [t.strip() for t in texts if t.strip() and t.strip().lower() != "did not answer"]
+    texts = texts[:: max(1, len(texts) // limit)][:limit]
+    flagged = [t for t in texts if detector.assess(t).danger]
+    return len(flagged), len(texts), flagged
+
+
 def ratio(pair: list[int] | tuple[int, int]) -> str:
     return f"{pair[0] / pair[1]:.3f}" if pair[1] else "-"
 
@@ -133,6 +149,8 @@ def _menu_order(code: str) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "safety-report")
+    parser.add_argument("--real-comments", type=int, default=2000,
+                        help="how many real FFT comments to read (QDC_DATA), 0 for none")
     args = parser.parse_args()
     started = time.perf_counter()
     found = detector()
@@ -156,6 +174,15 @@ def main() -> int:
         wrong, total = plain_choices_flagged(survey)
         lines.append(f"Plain choices answered at their own question and flagged: {wrong} of "
                      f"{total} (must be 0).")
+    comments = Path(os.environ.get("QDC_DATA", ROOT.parent / "shared" / "data" /
+                                   "qdc_v6_train.csv"))
+    if comments.exists() and args.real_comments:
+        flagged, seen, texts = real_comments_flagged(found, comments, args.real_comments)
+        lines += ["", f"Real FFT comments ({comments.name}, English, never trained on) "
+                  f"flagged: {flagged} of {seen} ({flagged / seen:.3f}); they are listed in "
+                  "real-flagged.txt for a person to read (some may be real danger)."]
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "real-flagged.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
     report = "\n".join(lines)
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,7 @@ async def test_the_sender_id_never_reaches_the_store(rating_tracker, store) -> N
 
 async def test_danger_signposting_comes_first(rating_tracker) -> None:
     raw = copy.deepcopy(rating_tracker)
-    raw["latest_message"].update(text="I took an overdose",
+    raw["latest_message"].update(text="I have just swallowed a whole packet of paracetamol",
                                  intent={"name": "danger", "confidence": 0.99})
     _, messages = await run(ActionSurvey(), raw)
     assert [m["response"] for m in messages] == [
