@@ -88,11 +88,13 @@ def test_a_danger_sentence_inside_long_calm_feedback_is_found(small: Detector) -
     assert inside.danger and inside.confidence >= alone.confidence * 0.9
 
 
-def test_pieces_are_bounded() -> None:
+def test_pieces_are_bounded_and_short_messages_read_whole() -> None:
     text = "a. " * 10_000
     found = pieces(text)
     assert len(found) <= 1 + MAX_PIECES * 2
     assert pieces("") == [] and pieces("   ") == []
+    assert pieces("Excellent service. All round at the clinic.") == [
+        "Excellent service. All round at the clinic."]
 
 
 def test_model_text_folds_case_accents_and_long_repeats() -> None:
@@ -119,11 +121,23 @@ def test_any_text_gives_a_risk(text: str) -> None:
     assert found.kind is None or found.kind in RISK_KINDS
 
 
-def test_no_plain_choice_of_any_language_is_danger_to_the_model() -> None:
-    """Labels and choice words ("No settled home") are harmless to the full detector."""
-    flagged = [(code, label) for code in available_languages()
-               for label in catalogue(code).choices.values()
-               if detector().assess(label).danger]
+def test_no_plain_choice_of_any_language_is_danger_where_it_is_asked(tmp_path) -> None:
+    """Every label of every choice question in every language, answered at its question."""
+    from bot.questions import FLOW, option_labels
+    from bot.settings import trust_settings
+    from bot.store import Store
+    from bot.survey import Message, Survey, SurveyState
+
+    survey = Survey(Store(f"sqlite:///{tmp_path / 'labels.db'}"), trust_settings())
+    flagged = []
+    for code in available_languages():
+        for question in (q for q in FLOW if q.kind != "text"):
+            for label in option_labels(question, catalogue(code), trust_settings()).values():
+                state = SurveyState(current=question.key, language=code,
+                                    response_id=survey.store.start_response(
+                                        language=code, channel="rest"))
+                replies = survey.handle(state, Message(label), language=code, channel="rest")
+                flagged += [(code, label)] * (replies[0].key == "safety_intro")
     assert flagged == []
 
 

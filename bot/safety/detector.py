@@ -59,6 +59,7 @@ MODEL_PATH = PROJECT_ROOT / "models" / "safety" / "detector.joblib"
 VECTORS_PATH = MODEL_PATH.with_name("vectors.npz")  # sentence vectors of training texts
 MODEL_CHARS = 4000  # characters of a message the model reads (phrases read all of it)
 MAX_PIECES = 64  # sentences of a message the model reads one by one
+SPLIT_ABOVE = 200  # characters: a longer message is also read sentence by sentence
 EMBEDDED_PIECES = 4  # of those, the riskiest to the n-gram model are also embedded
 TARGET_RECALL = 0.99  # out-of-fold recall on the train part that sets the threshold
 # Bumped whenever what is saved changes shape: a saved detector of another format is retrained.
@@ -91,8 +92,15 @@ def model_text(text: str) -> str:
 
 
 def pieces(text: str) -> list[str]:
-    """The whole text, each sentence and each pair of sentences (at most MAX_PIECES)."""
+    """The whole text; for a long one also each sentence and each pair (at most MAX_PIECES).
+
+    A short message is read whole, as the models were trained: read one fragment at a time
+    ("all round at Park House") it looks like nothing they know, and fragments of calm
+    feedback were flagged far more often than whole messages.
+    """
     text = text[:MODEL_CHARS]
+    if len(text) <= SPLIT_ABOVE:
+        return [text.strip()] if text.strip() else []
     sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()][:MAX_PIECES]
     pairs = [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
     return list(dict.fromkeys([text.strip(), *sentences, *pairs])) if text.strip() else []
