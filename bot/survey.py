@@ -250,7 +250,7 @@ class Survey:
         if not phrase_hit(message.text):
             return NO_RISK
         found = assess(message.text)  # for the kind
-        return Risk(True, found.kind, found.confidence, ("phrase",))
+        return Risk(True, found.kind, found.confidence, ("phrase",), urgent=True)
 
     # -- the turn -------------------------------------------------------------------
 
@@ -329,22 +329,24 @@ class _Turn:
     def safety(self, risk: Risk, *, complaint: bool = False) -> list[Reply]:
         """The help that fits the kind, in the language written in; then carry on or stop.
 
-        The danger message is not stored as an answer. One exception: on a free-text
-        question a message flagged by the survey's NLU alone (neither the detector's model
-        nor a phrase) is most likely feedback ("more buses" was once read as danger), so it
-        is signposted, kept as the answer, and the visit goes on.
+        Urgent (a danger phrase, or the detector sure enough): kind words first, the help,
+        what happens to the message, then carry on or stop; the message is not stored as
+        an answer. Not urgent (the detector between its two thresholds, or the survey's NLU
+        alone): most such messages are feedback ("more buses" was once read as danger), so
+        the help is shown and the turn goes on as usual: an answer is kept, the visit moves
+        on. Recall first, without stopping every visit that only looks like danger.
         """
         fresh = self.state.current is None
         spoken = self.spoken or self.language
+        nlu_only = risk.signals == ("intent",)  # the models' kind is a guess: general help
+        help_key = f"safety_{risk.kind}" if risk.kind and not nlu_only else "signpost_danger"
+        pals = [Reply("pals_info")] * complaint
+        if not risk.urgent:
+            return [Reply(help_key, language=spoken), *pals, *self.run(complaint=complaint)]
         if fresh and self.spoken:
             self.state.language = self.spoken  # the very first message: its language
-        nlu_only = risk.signals == ("intent",)  # the model's kind is a guess: general help
-        help_key = f"safety_{risk.kind}" if risk.kind and not nlu_only else "signpost_danger"
-        replies = [Reply("safety_intro", language=spoken), Reply(help_key, language=spoken)]
-        question = QUESTIONS[self.state.current] if self.state.current else None
-        if question is not None and question.kind == "text" and nlu_only:
-            return replies + [Reply("pals_info")] * complaint + self.run(complaint=complaint)
-        replies += [self.follow_up(risk, spoken), *[Reply("pals_info")] * complaint]
+        replies = [Reply("safety_intro", language=spoken), Reply(help_key, language=spoken),
+                   self.follow_up(risk, spoken), *pals]
         if self.state.finished:
             return replies
         self.remember_place(fresh)

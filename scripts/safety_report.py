@@ -50,19 +50,31 @@ def said(survey: Survey, question: str, language: str, text: str) -> list[str]:
     return [reply.key for reply in replies]
 
 
-def flagged(keys: list[str]) -> bool:
+HELP_KEYS = {"signpost_danger", *(f"safety_{kind}" for kind in RISK_KINDS)}
+
+
+def helped(keys: list[str]) -> bool:
+    """The reply gave help for danger (with or without stopping the visit for it)."""
+    return any(key in HELP_KEYS for key in keys)
+
+
+def interrupted(keys: list[str]) -> bool:
+    """The visit stopped for it: kind words, the help, then carry on or stop."""
     return bool(keys) and keys[0] == "safety_intro"
 
 
 def measure(survey: Survey, examples: list[Example], question: str) -> dict:
     """Recall per kind x language, look-alike rate per language, right help per kind."""
     hits: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    stopped: dict[bool, list[int]] = defaultdict(lambda: [0, 0])  # danger? -> interrupted
     right_help: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses: list[str] = []
     started = time.perf_counter()
     for example in examples:
         keys = said(survey, question, example.language, example.text)
-        found = flagged(keys)
+        found = helped(keys)
+        stopped[example.danger][0] += interrupted(keys)
+        stopped[example.danger][1] += 1
         cell = hits[(example.label, example.language)]
         cell[0] += found
         cell[1] += 1
@@ -72,7 +84,7 @@ def measure(survey: Survey, examples: list[Example], question: str) -> dict:
         if found != example.danger:
             misses.append(f"{example.label}\t{example.language}\t{example.text}")
     seconds = time.perf_counter() - started
-    return {"hits": hits, "right_help": right_help, "misses": misses,
+    return {"hits": hits, "stopped": stopped, "right_help": right_help, "misses": misses,
             "per_second": len(examples) / seconds if seconds else 0.0}
 
 
@@ -87,7 +99,7 @@ def plain_choices_flagged(survey: Survey) -> tuple[int, int]:
                 continue
             for label in option_labels(question, words, settings).values():
                 total += 1
-                wrong += flagged(said(survey, question.key, code, label))
+                wrong += helped(said(survey, question.key, code, label))
     return wrong, total
 
 
@@ -101,8 +113,10 @@ def real_comments_flagged(detector, path: Path, limit: int) -> tuple[int, int, l
         texts = [row.get("FFT answer") or "" for row in csv.DictReader(handle)]
     texts = [t.strip() for t in texts if t.strip() and t.strip().lower() != "did not answer"]
     texts = texts[:: max(1, len(texts) // limit)][:limit]
-    flagged = [t for t in texts if detector.assess(t).danger]
-    return len(flagged), len(texts), flagged
+    risks = [(t, detector.assess(t)) for t in texts]
+    flagged = [t for t, risk in risks if risk.danger]
+    urgent = sum(risk.urgent for _, risk in risks)
+    return len(flagged), urgent, len(texts), flagged
 
 
 def ratio(pair: list[int] | tuple[int, int]) -> str:
@@ -122,7 +136,7 @@ def tables(result: dict, place: str) -> list[str]:
     danger = [sum(v[0] for (k, _), v in hits.items() if k != "harmless"),
               sum(v[1] for (k, _), v in hits.items() if k != "harmless")]
     harmless = [[hits.get(("harmless", code), [0, 0])[i] for code in languages] for i in (0, 1)]
-    lines.append("| **look-alikes flagged** | " + " | ".join(
+    lines.append("| **look-alikes shown help** | " + " | ".join(
         ratio((a, b)) for a, b in zip(*harmless, strict=True)) +
         f" | {ratio((sum(harmless[0]), sum(harmless[1])))} |")
     worst = min((v[0] / v[1], k, code) for (k, code), v in hits.items()
@@ -133,9 +147,12 @@ def tables(result: dict, place: str) -> list[str]:
               f"({danger[0]} of {danger[1]}; target {TARGETS['overall recall']})",
               f"- lowest cell: {worst[1]} in {worst[2]}, {worst[0]:.3f} (target "
               f"{TARGETS['recall per kind and language']})",
-              f"- look-alikes flagged: **{ratio((sum(harmless[0]), sum(harmless[1])))}** "
-              f"({sum(harmless[0])} of {sum(harmless[1])}; target at most "
+              f"- look-alikes shown help: {ratio((sum(harmless[0]), sum(harmless[1])))} "
+              f"({sum(harmless[0])} of {sum(harmless[1])}; target for flagged at most "
               f"{TARGETS['look-alikes flagged']})",
+              f"- danger messages the visit stopped for (kind words, help, carry on or stop): "
+              f"{ratio(result['stopped'][True])}; look-alikes it stopped for: "
+              f"**{ratio(result['stopped'][False])}**",
               f"- recognised messages given the help of their own kind: {ratio(help_right)}",
               f"- messages a second through the conversation: {result['per_second']:.0f}", ""]
     return lines
@@ -154,8 +171,9 @@ def main() -> int:
     args = parser.parse_args()
     started = time.perf_counter()
     found = detector()
-    print(f"detector ready in {time.perf_counter() - started:.1f} s "
-          f"(threshold {found.threshold:.3f})", flush=True)
+    print(f"detector ready in {time.perf_counter() - started:.1f} s (help from "
+          f"{found.thresholds.help:.3f}, stop the visit from {found.thresholds.interrupt:.3f})",
+          flush=True)
     examples = heldout_part(load_examples())
     with tempfile.TemporaryDirectory() as folder:
         # The same message is read once, wherever it is sent (the reading does not depend on
@@ -177,10 +195,11 @@ def main() -> int:
     comments = Path(os.environ.get("QDC_DATA", ROOT.parent / "shared" / "data" /
                                    "qdc_v6_train.csv"))
     if comments.exists() and args.real_comments:
-        flagged, seen, texts = real_comments_flagged(found, comments, args.real_comments)
-        lines += ["", f"Real FFT comments ({comments.name}, English, never trained on) "
-                  f"flagged: {flagged} of {seen} ({flagged / seen:.3f}); they are listed in "
-                  "real-flagged.txt for a person to read (some may be real danger)."]
+        flagged, urgent, seen, texts = real_comments_flagged(found, comments, args.real_comments)
+        lines += ["", f"Real FFT comments ({comments.name}, English, never trained on): "
+                  f"shown help {flagged} of {seen} ({flagged / seen:.3f}), the visit stopped "
+                  f"for {urgent} ({urgent / seen:.3f}); listed in real-flagged.txt for a "
+                  "person to read (some may be real danger)."]
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "real-flagged.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
     report = "\n".join(lines)

@@ -202,8 +202,13 @@ def test_danger_gets_the_help_of_its_kind_then_carry_on_or_stop(survey: Survey) 
     assert visit.say("I feel suicidal") == [
         "safety_intro", "safety_suicide_self_harm", *SAFETY_CHECK]
     assert visit.say("1") == ["ask_respondent"]  # carry on: the same question again
-    assert visit.say("not sure", "danger", 0.9)[0] == "safety_intro"  # NLU alone is enough
-    assert visit.say("carry on") == ["ask_respondent"]
+    assert visit.say("1") == ["ask_service"]
+
+
+def test_nlu_alone_shows_the_help_and_the_visit_goes_on(survey: Survey) -> None:
+    visit = started(survey)
+    assert visit.say("not sure", "danger", 0.9) == [
+        "signpost_danger", "not_understood", "ask_respondent"]
     assert visit.say("1") == ["ask_service"]
 
 
@@ -257,8 +262,7 @@ def test_nlu_guesses_about_control_characters_are_ignored_but_danger_is_not(
     # a terminal escape NLU took for "stop": not understood, the question is asked again
     assert visit.say("\x00\x01\x1b[31mred\x7f", "stop", 0.99) == [
         "not_understood", "ask_respondent"]
-    assert visit.say("\x1b[0m\x07", "danger", 0.9)[0] == "safety_intro"
-    assert visit.say("1") == ["ask_respondent"]
+    assert visit.say("\x1b[0m\x07", "danger", 0.9)[0] == "signpost_danger"
     # a carriage return (as SMS phones send) is not garbling: the intent still counts
     assert visit.say("I would like to finish now\r\n", "stop", 0.99) == ["ask_confirm_stop"]
 
@@ -307,7 +311,8 @@ def test_a_failed_re_answer_does_not_leave_the_old_answer(store: Store) -> None:
 
 def test_danger_before_anything_else(survey: Survey) -> None:
     visit = Visit(survey)
-    assert visit.say("someone is hurting me", "danger", 0.99)[-1] == "ask_safety_check"
+    assert visit.say("i am going to kill myself tonight", "danger", 0.99)[-1] == (
+        "ask_safety_check")
     assert visit.say("1") == ["ask_language"]  # carry on: the language menu, as at any start
 
 
@@ -506,8 +511,7 @@ def test_free_text_flagged_by_nlu_alone_is_signposted_and_kept(survey: Survey) -
     visit = started(survey)
     for answer in ("1", "1", "5"):
         visit.say(answer)
-    assert visit.say("More buses please", "danger", 0.97) == [
-        "safety_intro", "signpost_danger", "ask_barriers"]
+    assert visit.say("More buses please", "danger", 0.97) == ["signpost_danger", "ask_barriers"]
     assert visit.answers()["rating_reason"].text == "More buses please"
 
 

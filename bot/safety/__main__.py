@@ -18,7 +18,8 @@ def main(argv: list[str]) -> int:
         return 2
     started = time.perf_counter()
     found = detector()
-    print(f"safety detector ready ({MODEL_PATH.name}, threshold {found.threshold:.3f}, "
+    print(f"safety detector ready ({MODEL_PATH.name}, help from {found.thresholds.help:.3f}, "
+          f"stop the visit from {found.thresholds.interrupt:.3f}, "
           f"{time.perf_counter() - started:.0f} s)")
     return 0
 

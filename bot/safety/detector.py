@@ -61,9 +61,11 @@ MODEL_CHARS = 4000  # characters of a message the model reads (phrases read all 
 MAX_PIECES = 64  # sentences of a message the model reads one by one
 SPLIT_ABOVE = 200  # characters: a longer message is also read sentence by sentence
 EMBEDDED_PIECES = 4  # of those, the riskiest to the n-gram model are also embedded
-TARGET_RECALL = 0.99  # out-of-fold recall on the train part that sets the threshold
+TARGET_RECALL = 0.99  # out-of-fold recall on the train part that sets the help threshold
+# Out-of-fold share of the written look-alikes allowed above the interrupt threshold.
+INTERRUPT_LOOK_ALIKES = 0.05
 # Bumped whenever what is saved changes shape: a saved detector of another format is retrained.
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
 KIND_MARGIN = 0.35  # the top kind's share of the danger probability needed to name it
 _SENTENCE = re.compile(r"[^.!?;\n\u061f\u06d4\u0964\u0965]+")  # . ! ? ; ؟ ۔ । ॥
 _REPEATS = re.compile(r"(.)\1{2,}")
@@ -75,8 +77,11 @@ class Risk:
 
     danger: bool
     kind: str | None = None  # one of RISK_KINDS, or None when it cannot be told
-    confidence: float = 0.0  # the model's probability of danger in the riskiest piece
+    confidence: float = 0.0  # the models' probability of danger in the riskiest piece
     signals: tuple[str, ...] = field(default=())  # "phrase", "model", "intent"
+    # Sure enough to stop the conversation for it (a phrase, or the models above the higher
+    # threshold); otherwise the help is shown and the visit goes on (bot.survey).
+    urgent: bool = False
 
 
 NO_RISK = Risk(False)
@@ -196,22 +201,28 @@ class Reading:
 class Detector:
     """Trained models, the flag threshold and the phrase lists. ``assess`` one message."""
 
-    def __init__(self, models: Models, threshold: float, trained_on: str = "") -> None:
+    def __init__(self, models: Models, thresholds: Thresholds, trained_on: str = "") -> None:
         self.models = models
-        self.threshold = threshold  # flag when P(danger) of the riskiest piece is at least this
+        self.thresholds = thresholds
         self.trained_on = trained_on  # the data fingerprint
+
+    @property
+    def threshold(self) -> float:
+        """Show the help when P(danger) of the riskiest piece is at least this."""
+        return self.thresholds.help
 
     def assess(self, text: str, *, intent_danger: bool = False) -> Risk:
         """The risk in one message; ``intent_danger``: the survey's NLU said danger."""
         reading = self.read(text) if isinstance(text, str) else None
         if reading is None:
-            return Risk(True, signals=("intent",)) if intent_danger else NO_RISK
+            return Risk(True, signals=("intent",)) if intent_danger else NO_RISK  # not urgent
         signals = tuple(name for name, on in (
             ("phrase", phrase_hit(text)), ("model", reading.danger >= self.threshold),
             ("intent", intent_danger)) if on)
         if not signals:
             return Risk(False, confidence=reading.danger)
-        return Risk(True, self._kind(reading.kinds), reading.danger, signals)
+        urgent = "phrase" in signals or reading.danger >= self.thresholds.interrupt
+        return Risk(True, self._kind(reading.kinds), reading.danger, signals, urgent)
 
     def read(self, text: str) -> Reading | None:
         """Both views of the riskiest pieces of ``text``; None when there is nothing to read."""
@@ -265,18 +276,27 @@ def train(examples: Sequence[Example] | None = None, *, folds: int = 5,
     cache = vectors or VectorCache(VECTORS_PATH)
     embedded = cache.embed(texts)
     cache.save()
-    threshold = _threshold(chosen, texts, embedded, folds)
+    thresholds = _thresholds(chosen, texts, embedded, folds)
     models = Models.fit(texts, labels, languages, embedded)
-    return Detector(models, threshold, fingerprint() if fresh else "")
+    return Detector(models, thresholds, fingerprint() if fresh else "")
 
 
-def _threshold(chosen: list[Example], texts: list[str], embedded: np.ndarray,
-               folds: int) -> float:
-    """The highest threshold that keeps out-of-fold recall at TARGET_RECALL or more.
+@dataclass(frozen=True)
+class Thresholds:
+    """Two lines on P(danger): above ``help`` the help is shown (recall first); above
+    ``interrupt`` the conversation also stops for it (the look-alikes' cost kept small)."""
 
-    Folds are grouped by wording family, as the held-out part is, so the threshold is set
-    for wordings the models have not seen. (Out of fold, each example is read whole; in
-    use the riskiest piece decides, which can only flag more.)
+    help: float
+    interrupt: float
+
+
+def _thresholds(chosen: list[Example], texts: list[str], embedded: np.ndarray,
+                folds: int) -> Thresholds:
+    """``help`` keeps out-of-fold recall at TARGET_RECALL; ``interrupt`` lets through at most
+    INTERRUPT_LOOK_ALIKES of the written look-alikes (never below ``help``).
+
+    Folds are grouped by wording family, as the held-out part is, so both are set for
+    wordings the models have not seen: the held-out part tunes nothing.
     """
     labels = [e.label for e in chosen]
     risk = np.zeros(len(chosen))
@@ -287,17 +307,20 @@ def _threshold(chosen: list[Example], texts: list[str], embedded: np.ndarray,
         risk[held] = (models.ngrams.danger_probability(matrix) +
                       models.vectors.danger_probability(embedded[held])) / 2
     danger = np.sort(risk[[e.danger for e in chosen]])
-    if not len(danger):
-        return 0.5
-    index = int(np.floor((1.0 - TARGET_RECALL) * len(danger)))
-    return float(min(0.5, danger[index]))
+    written = np.sort(risk[[not e.danger and "/nlu_" not in e.family and
+                            not e.family.endswith("/choices") for e in chosen]])
+    if not len(danger) or not len(written):
+        return Thresholds(0.5, 0.5)
+    help_at = float(min(0.5, danger[int(np.floor((1.0 - TARGET_RECALL) * len(danger)))]))
+    above = written[min(len(written) - 1, int(np.ceil((1 - INTERRUPT_LOOK_ALIKES) * len(written))))]
+    return Thresholds(help_at, float(max(help_at, above)))
 
 
 def save(detector: Detector, path: Path = MODEL_PATH) -> None:
     """Write it whole, then move it into place: a process loading it never reads half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")
-    joblib.dump({"models": detector.models, "threshold": detector.threshold,
+    joblib.dump({"models": detector.models, "thresholds": detector.thresholds,
                  "trained_on": detector.trained_on, "format": MODEL_FORMAT}, partial)
     os.replace(partial, path)
 
@@ -307,7 +330,7 @@ def load(path: Path = MODEL_PATH) -> Detector | None:
         saved = joblib.load(path)
         if saved.get("format") != MODEL_FORMAT:
             return None
-        return Detector(saved["models"], float(saved["threshold"]), saved["trained_on"])
+        return Detector(saved["models"], saved["thresholds"], saved["trained_on"])
     except (OSError, KeyError, ValueError, EOFError, AttributeError):
         return None
 
