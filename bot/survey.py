@@ -267,7 +267,10 @@ class Survey:
         turn = _Turn(self, state, message, known_channel(channel))
         answer = turn.is_choice_answer()
         risk = self.risk(message, plain_answer=answer)
-        complaint = is_complaint(message, turn.words, trust_intent=not answer)
+        # Beside urgent danger, only complaint words count: NLU reads "he hits my daughter"
+        # as a complaint too, and PALS is not the help that person needs first.
+        complaint = is_complaint(message, turn.words,
+                                 trust_intent=not answer and not risk.urgent)
         if risk.danger:
             return turn.safety(risk, complaint=complaint)
         return [Reply("pals_info")] * complaint + turn.run(complaint=complaint)
