@@ -146,7 +146,8 @@ def test_each_kind_is_recognised_in_each_language(code: str) -> None:
     """On its own training examples (a sanity check, not a measure: see make safety-report),
     the full detector flags nearly all and names the kind of most."""
     for kind in RISK_KINDS:
-        texts = [e.text for e in train_part(EXAMPLES) if e.language == code and e.label == kind]
+        texts = [e.text for e in train_part(EXAMPLES)
+                 if e.language == code and e.label == kind][:20]
         risks = [detector().assess(text) for text in texts]
         assert sum(r.danger for r in risks) >= 0.9 * len(texts), (code, kind)
         assert sum(r.kind == kind for r in risks) >= 0.6 * len(texts), (code, kind)
