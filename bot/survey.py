@@ -174,7 +174,13 @@ def clean_text(text: object) -> str:
     """Printable text (control characters removed), at most MAX_MESSAGE characters."""
     if not isinstance(text, str):
         return ""
-    return _CONTROL.sub(" ", text[:MAX_MESSAGE]).strip()
+    return _CONTROL.sub(" ", without_surrogates(text[:MAX_MESSAGE])).strip()
+
+
+def without_surrogates(text: str) -> str:
+    """Lone UTF-16 halves (an emoji cut in two by a client) become "?": they are not text,
+    and the sentence-vector engine cannot read them."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def readable(message: Message) -> Message:
@@ -221,6 +227,7 @@ class Survey:
         settings: TrustSettings | None = None,
         anonymiser: Callable[[str], Anonymised] = anonymise,
         assess: Callable[..., Risk] | None = None,
+        alerts: bool = True,
     ) -> None:
         self.store = store
         self._settings = settings
@@ -231,6 +238,7 @@ class Survey:
             partial(anonymise, ward_names=(), site_names=()) if anonymiser is anonymise
             else anonymiser)
         self._assess = assess  # bot.safety.detector's by default (loaded when first needed)
+        self.alerts = alerts  # e-mail the safeguarding team when a message is kept for review
 
     @property
     def settings(self) -> TrustSettings:
@@ -243,8 +251,18 @@ class Survey:
         A message that plainly picks an offered choice ("No settled home"), or a button's
         payload, is an answer: only a danger phrase turns it into a danger signal.
         """
-        assess = self._assess or detector().assess
         by_intent = message.intent == "danger" and message.confidence >= SAFETY_CONFIDENCE
+        try:
+            return self._risk(message, plain_answer=plain_answer, by_intent=by_intent)
+        except Exception as error:  # noqa: BLE001 - safety must not fail with the models
+            # Phrases and NLU still work without the models: recall first, so either is
+            # treated as urgent (and the general help is given).
+            log.error("safety detector failed (%s); phrases and NLU only", type(error).__name__)
+            found = phrase_hit(message.text) or (by_intent and not plain_answer)
+            return Risk(True, signals=("phrase",), urgent=True) if found else NO_RISK
+
+    def _risk(self, message: Message, *, plain_answer: bool, by_intent: bool) -> Risk:
+        assess = self._assess or detector().assess
         if not (plain_answer or is_payload(message.text)):
             return assess(message.text, intent_danger=by_intent)
         if not phrase_hit(message.text):
@@ -361,8 +379,9 @@ class _Turn:
         current = self.state.current
         if fresh:  # nothing chosen yet: the language menu, as at any start
             self.state.resume = LANGUAGE.key
-        elif current == LANGUAGE.key and self.state.resume is None:
-            self.state.resume = LANGUAGE.key
+        elif current in (LANGUAGE.key, OFFER_LANGUAGE.key) and self.state.resume is None:
+            self.state.resume = LANGUAGE.key  # at the start: the language menu again
+            self.state.pending_language = None
         elif current not in ASIDE_KEYS:
             self.state.resume = current
 
@@ -382,12 +401,12 @@ class _Turn:
             cleaned = self.survey.anonymise_for_review(text)
             service = (self.state.choices.get("service") or [None])[0]
             review.keep_for_review(self.store, kind=kind, service=service, language=language,
-                                   text=cleaned.text)
+                                   text=cleaned.text, alert_team=self.survey.alerts)
         except AnonymisationError:
             log.error("anonymiser failed; a %s message was not kept for review", kind)
             return False
-        except SQLAlchemyError:
-            log.error("store failed; a %s message was not kept for review", kind)
+        except (SQLAlchemyError, ValueError, TypeError) as error:
+            log.error("a %s message was not kept for review (%s)", kind, type(error).__name__)
             return False
         return True
 
@@ -636,8 +655,9 @@ class _Turn:
     def do_stop(self, question: Question) -> list[Reply]:
         if self.state.response_id is None:
             return self.finish_without_saving()
-        if question.key != CONFIRM_STOP.key:
+        if question.key not in ASIDE_KEYS:  # from an aside: back to where the visit was
             self.state.resume = question.key
+        if question.key != CONFIRM_STOP.key:
             self.state.current = CONFIRM_STOP.key
         return [self.ask()]
 

@@ -103,7 +103,8 @@ def plain_choices_flagged(survey: Survey) -> tuple[int, int]:
     return wrong, total
 
 
-def real_comments_flagged(detector, path: Path, limit: int) -> tuple[int, int, list[str]]:
+def real_comments_flagged(detector, path: Path,
+                          limit: int) -> tuple[int, int, int, list[str]]:
     """Real FFT comments (never used to train the detector): how many would be flagged.
 
     Nobody has read them all for danger, so a flag here is not always wrong: the list is
@@ -179,7 +180,8 @@ def main() -> int:
         # The same message is read once, wherever it is sent (the reading does not depend on
         # the question; what the survey does with it does).
         assess = lru_cache(maxsize=None)(found.assess)
-        survey = Survey(Store(f"sqlite:///{folder}/report.db"), trust_settings(), assess=assess)
+        survey = Survey(Store(f"sqlite:///{folder}/report.db"), trust_settings(), assess=assess,
+                        alerts=False)
         lines = ["# Safety report (held-out examples)", "",
                  f"{sum(e.danger for e in examples)} danger messages and "
                  f"{sum(not e.danger for e in examples)} look-alikes, held out by wording "

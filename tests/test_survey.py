@@ -595,3 +595,38 @@ def test_a_helper_is_asked_about_the_person_they_help(survey: Survey) -> None:
     assert helper.answers()["age_band"].choices == ["age_16_24"]
     record = survey.store.get_response(helper.state.response_id)
     assert record.respondent == "helper"  # whose answers they are
+
+
+def test_an_emoji_cut_in_half_is_still_read_for_danger(survey: Survey) -> None:
+    visit = started(survey)
+    assert visit.say("I want to kill myself \ud83d")[0] == "safety_intro"
+
+
+def test_when_the_detector_fails_phrases_still_bring_help(store: Store) -> None:
+    def broken(text: str, **_: object):
+        raise RuntimeError("model file unreadable")
+
+    visit = started(Survey(store, trust_settings(), assess=broken))
+    assert visit.say("I feel suicidal")[:2] == ["safety_intro", "signpost_danger"]
+    assert visit.say("1") == ["ask_respondent"]
+    assert visit.say("1") == ["ask_service"]  # ordinary answers still work
+
+
+def test_another_stop_word_at_the_safety_question_keeps_the_place(survey: Survey) -> None:
+    visit = started(survey)
+    visit.say("1")
+    visit.say("1")
+    assert visit.say("i have saved up all my tablets to take tonight")[-1] == "ask_safety_check"
+    rid = visit.state.response_id
+    assert visit.say("quit") == ["ask_confirm_stop"]
+    assert visit.say("carry on") == ["ask_rating"]  # back where the visit was
+    assert visit.state.response_id == rid
+
+
+def test_danger_at_the_first_language_offer_goes_back_to_the_menu(survey: Survey) -> None:
+    visit = Visit(survey)
+    visit.say("Dzień dobry, chciałbym opowiedzieć o mojej wizycie w szpitalu")
+    assert visit.state.current == "offer_language"
+    assert visit.say("i am going to kill myself tonight")[-1] == "ask_safety_check"
+    assert visit.say("1") == ["ask_language"]
+    assert visit.state.pending_language is None

@@ -14,6 +14,7 @@ so training again after adding examples embeds only the new ones.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -34,7 +35,8 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     """One L2-normalised 384-number vector a text (an empty text is embedded as a space)."""
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    vectors = [_model().query([t or " " for t in texts[i:i + BATCH]])
+    readable = [t.encode("utf-8", "replace").decode("utf-8") or " " for t in texts]
+    vectors = [_model().query(readable[i:i + BATCH])
                for i in range(0, len(texts), BATCH)]
     return np.vstack([np.atleast_2d(v) for v in vectors]).astype(np.float32)
 
@@ -64,6 +66,6 @@ class VectorCache:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f".{self.path.stem}.partial.npz")
+        partial = self.path.with_name(f".{self.path.stem}.{os.getpid()}.npz")
         np.savez(partial, **self.vectors)
         partial.replace(self.path)
