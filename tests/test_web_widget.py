@@ -464,7 +464,7 @@ def test_offline_message_and_retry_with_the_same_message_id(setup: Setup, page: 
 
     page.route("**/webhooks/web/webhook", reach_server_then_drop)
     count = bot_count(page)
-    page.keyboard.type("Mae'r bws yn dod ddwywaith y dydd.")
+    page.keyboard.type("Roedd y maes parcio yn llawn.")
     page.keyboard.press("Enter")
     alert = page.get_by_role("alert")
     alert.filter(has_text=welsh["offline"]).wait_for()
