@@ -42,6 +42,12 @@ def normalise_words(text: str) -> str:
     return " ".join(spaced.split())
 
 
+def contains_any(text: str, phrases: tuple[str, ...]) -> bool:
+    """Any of ``phrases`` (already normalised) in ``text`` as whole words."""
+    padded = f" {normalise_words(text)} "
+    return any(f" {phrase} " in padded for phrase in phrases)
+
+
 def _is_punctuation(char: str) -> bool:
     """ASCII and Unicode punctuation and symbols (؟ ، । ۔ ¿ ¡ included)."""
     return char in string.punctuation or unicodedata.category(char)[0] in "PS"

@@ -28,6 +28,7 @@ from bot.catalogue import (
     Catalogue,
     available_languages,
     catalogue,
+    contains_any,
     normalise_words,
 )
 from bot.contacts import ContactKeyMissing, delete_contact, save_contact
@@ -200,11 +201,6 @@ def readable(message: Message) -> Message:
 
 def known_channel(channel: object) -> str:
     return channel if isinstance(channel, str) and channel in KNOWN_CHANNELS else "unknown"
-
-
-def contains_any(text: str, phrases: tuple[str, ...]) -> bool:
-    padded = f" {normalise_words(text)} "
-    return any(f" {phrase} " in padded for phrase in phrases)
 
 
 def is_complaint(message: Message, words: Catalogue, *, trust_intent: bool = True) -> bool:

@@ -40,7 +40,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion
 
-from bot.catalogue import all_danger_words, available_languages, catalogue, normalise_words
+from bot.catalogue import all_danger_words, available_languages, catalogue, contains_any
 from bot.safety.data import (
     SAFETY_DATA,
     Example,
@@ -113,8 +113,7 @@ def pieces(text: str) -> list[str]:
 
 def phrase_hit(text: str) -> bool:
     """A danger phrase of any language, as whole words."""
-    padded = f" {normalise_words(text)} "
-    return any(f" {phrase} " in padded for phrase in all_danger_words())
+    return contains_any(text, all_danger_words())
 
 
 def _features() -> FeatureUnion:
@@ -238,11 +237,6 @@ class Detector:
         kinds = (self.models.ngrams.kind_probabilities(matrix[chosen[riskiest]]) +
                  self.models.vectors.kind_probabilities(vectors[riskiest:riskiest + 1]))[0] / 2
         return Reading(float(danger[riskiest]), kinds)
-
-    def danger_probability(self, texts: Sequence[str]) -> np.ndarray:
-        """P(danger) of each text's riskiest piece (the report, tests)."""
-        readings = [self.read(text) for text in texts]
-        return np.array([r.danger if r else 0.0 for r in readings])
 
     def _kind(self, kinds: np.ndarray) -> str | None:
         """The most likely kind, or None when no kind is clearly ahead of the others."""
